@@ -1,0 +1,172 @@
+"""The domain: what a user asks for and what storygen writes back."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from storygen.errors import InvalidRequestError
+
+StrategyName = Literal["sequential", "batched", "windowed", "outline"]
+STRATEGIES: tuple[StrategyName, ...] = ("sequential", "batched", "windowed", "outline")
+
+
+class ScriptRequest(BaseModel):
+    """What to write and how to schedule it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    idea: str = Field(min_length=1, max_length=2000, description="1 to 2000 characters")
+    style: str = Field(default="cinematic", max_length=500)
+    language: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
+        description="an ISO 639 code such as en, es, fr, de or pt-BR",
+    )
+    duration_s: float = Field(ge=8, le=7200, description="8 to 7200 seconds")
+    seconds_per_scene: float = Field(default=8, ge=1, le=60, description="1 to 60 seconds")
+    strategy: StrategyName = "batched"
+    concurrency: int = Field(default=5, ge=1, le=100, description="batch size or window, 1 to 100")
+    lag_allowance: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="windowed only: scene k waits for scenes 1..k-A; default 2 x concurrency",
+    )
+    context_scenes: int = Field(
+        default=5, ge=0, le=50, description="previous scene summaries quoted, 0 to 50"
+    )
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+    @field_validator("idea")
+    @classmethod
+    def _idea_not_blank(cls, idea: str) -> str:
+        if not idea.strip():
+            raise ValueError("the idea must contain text, not only spaces")
+        return idea
+
+    @classmethod
+    def build(cls, **fields: Any) -> ScriptRequest:
+        """Validate ``fields``, turning pydantic's report into one clear message."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise request_error(exc) from None
+
+    @property
+    def scene_count(self) -> int:
+        return math.ceil(self.duration_s / self.seconds_per_scene - 1e-9)
+
+    @property
+    def effective_lag_allowance(self) -> int:
+        return self.lag_allowance or 2 * self.concurrency
+
+
+def request_error(exc: ValidationError) -> InvalidRequestError:
+    """Name each bad field, what was given and what is allowed."""
+    parts: list[str] = []
+    first_field: str | None = None
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "request"
+        first_field = first_field or field
+        info = ScriptRequest.model_fields.get(field)
+        allowed = f" (allowed: {info.description})" if info and info.description else ""
+        if err["type"] == "literal_error" and field == "strategy":
+            allowed = f" (allowed: {', '.join(STRATEGIES)})"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) else f"; got {given!r}"
+        parts.append(f"{field}: {err['msg']}{allowed}{shown}")
+    return InvalidRequestError("invalid request: " + "; ".join(parts), field=first_field)
+
+
+class Dialogue(BaseModel):
+    speaker: str
+    line: str
+
+
+class SceneDraft(BaseModel):
+    """The creative fields of a scene: all a model is trusted to supply."""
+
+    title: str
+    visual_prompt: str = Field(description="what the video model should render")
+    narration: str
+    characters: list[str] = Field(default_factory=list)
+    location: str
+    dialogues: list[Dialogue] = Field(default_factory=list)
+    camera: str
+    summary: str = Field(description="one line, used as context for later scenes")
+
+
+class Scene(SceneDraft):
+    """A written scene; index and duration come from the engine, never from a model."""
+
+    index: int = Field(ge=1)
+    duration_s: float = Field(gt=0)
+
+    @classmethod
+    def from_draft(cls, draft: SceneDraft, index: int, duration_s: float) -> Scene:
+        return cls(**draft.model_dump(), index=index, duration_s=duration_s)
+
+
+class Character(BaseModel):
+    name: str
+    role: str
+    visual_identity: str = Field(description="how the character must look in every clip")
+
+
+class Outline(BaseModel):
+    """The plan of plan-then-write: a character bible and one beat per scene."""
+
+    title: str
+    logline: str
+    characters: list[Character]
+    beats: list[str]
+
+
+class SceneTiming(BaseModel):
+    """What happened to one scene: the raw material of every chart."""
+
+    index: int
+    group: int = Field(description="batch number for batched, wave of start for others")
+    start_s: float
+    end_s: float
+    attempts: int
+    context_lag: int = Field(description="scenes 1..k-1 not yet done when k started")
+    context_size: int = Field(description="previous summaries quoted in the prompt")
+    had_outline: bool
+    prompt_tokens: int
+    completion_tokens: int
+    service_s: float = Field(description="call time without scheduling overhead")
+
+
+class RunMeta(BaseModel):
+    run_id: str = ""
+    backend: str
+    model: str
+    strategy: StrategyName
+    concurrency: int
+    lag_allowance: int | None = None
+    wall_time_s: float = 0.0
+    outline_start_s: float | None = None
+    outline_end_s: float | None = None
+    outline_prompt_tokens: int = 0
+    outline_completion_tokens: int = 0
+    timeline: list[SceneTiming] = Field(default_factory=list)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.outline_prompt_tokens + sum(t.prompt_tokens for t in self.timeline)
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.outline_completion_tokens + sum(t.completion_tokens for t in self.timeline)
+
+
+class Script(BaseModel):
+    title: str
+    request: ScriptRequest
+    outline: Outline | None = None
+    scenes: list[Scene]
+    meta: RunMeta

@@ -1,0 +1,39 @@
+"""Scene arithmetic: how a duration becomes clips."""
+
+from __future__ import annotations
+
+import math
+
+from storygen.errors import InvalidRequestError
+
+CLIP_SECONDS = 8.0
+
+
+def scene_count(duration_s: float, seconds_per_scene: float = CLIP_SECONDS) -> int:
+    """N = ceil(D / clip); a tiny epsilon keeps 600.0000001 from adding a scene."""
+    if duration_s <= 0:
+        raise InvalidRequestError(
+            f"duration_s must be positive (got {duration_s})", field="duration_s"
+        )
+    if seconds_per_scene <= 0:
+        raise InvalidRequestError(
+            f"seconds_per_scene must be positive (got {seconds_per_scene})",
+            field="seconds_per_scene",
+        )
+    return max(1, math.ceil(duration_s / seconds_per_scene - 1e-9))
+
+
+def scene_durations(duration_s: float, seconds_per_scene: float = CLIP_SECONDS) -> list[float]:
+    """Every clip is full length except the last, which takes the remainder."""
+    n = scene_count(duration_s, seconds_per_scene)
+    last = round(duration_s - (n - 1) * seconds_per_scene, 6)
+    return [float(seconds_per_scene)] * (n - 1) + [last]
+
+
+def batches(total: int, size: int) -> list[list[int]]:
+    """1-based scene indices cut into consecutive batches of ``size``."""
+    if size < 1:
+        raise InvalidRequestError(
+            f"batch size must be at least 1 (got {size})", field="concurrency"
+        )
+    return [list(range(s, min(s + size, total + 1))) for s in range(1, total + 1, size)]

@@ -1,0 +1,125 @@
+"""Strategies are admission rules: when may scene k start, and what does it see.
+
+Scenes are admitted in index order, so a rule only ever judges the next scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from storygen.errors import InvalidRequestError
+from storygen.models import ScriptRequest
+
+
+@dataclass
+class Progress:
+    """The state every rule reads; kept by the scheduler."""
+
+    prefix: int = 0  # scenes 1..prefix are all done
+    in_flight: int = 0
+    outline_done: bool = False
+
+
+class Strategy(Protocol):
+    name: str
+    concurrency: int
+    needs_outline: bool
+
+    def may_start(self, k: int, p: Progress) -> bool: ...
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        """Scenes 1..n whose summaries scene k may quote (the last K of them)."""
+        ...
+
+    def group(self, k: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class Sequential:
+    name: str = "sequential"
+    concurrency: int = 1
+    needs_outline: bool = False
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        return p.prefix >= k - 1
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return k - 1
+
+    def group(self, k: int) -> int:
+        return k
+
+
+@dataclass(frozen=True)
+class Batched:
+    """The classic: a batch starts when the whole previous batch is done."""
+
+    concurrency: int
+    name: str = "batched"
+    needs_outline: bool = False
+
+    def _first(self, k: int) -> int:
+        return (k - 1) // self.concurrency * self.concurrency + 1
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        return p.prefix >= self._first(k) - 1
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return self._first(k) - 1
+
+    def group(self, k: int) -> int:
+        return (k - 1) // self.concurrency + 1
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """No barrier: W calls in flight, scene k waits only for scenes 1..k-A."""
+
+    concurrency: int
+    lag_allowance: int
+    name: str = "windowed"
+    needs_outline: bool = False
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        return p.in_flight < self.concurrency and p.prefix >= k - self.lag_allowance
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return min(p.prefix, k - 1)
+
+    def group(self, k: int) -> int:
+        return (k - 1) // self.concurrency + 1
+
+
+@dataclass(frozen=True)
+class OutlineFirst:
+    """Plan-then-write: after the outline every scene may start, W at a time."""
+
+    concurrency: int
+    name: str = "outline"
+    needs_outline: bool = True
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        return p.outline_done and p.in_flight < self.concurrency
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return 0
+
+    def group(self, k: int) -> int:
+        return (k - 1) // self.concurrency + 1
+
+
+def strategy_for(request: ScriptRequest) -> Strategy:
+    """The rule object a request asks for."""
+    w = request.concurrency
+    if request.strategy == "sequential":
+        return Sequential()
+    if request.strategy == "batched":
+        return Batched(w)
+    if request.strategy == "windowed":
+        return Windowed(w, request.effective_lag_allowance)
+    if request.strategy == "outline":
+        return OutlineFirst(w)
+    raise InvalidRequestError(  # pragma: no cover - ScriptRequest already validates
+        f"unknown strategy {request.strategy!r}", field="strategy"
+    )

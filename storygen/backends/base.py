@@ -1,0 +1,64 @@
+"""What the engine needs from an LLM: an outline and one scene at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from storygen.models import Outline, SceneDraft, ScriptRequest
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SceneContext:
+    """Everything scene k is told about the rest of the story; bounded in size."""
+
+    previous: tuple[tuple[int, str], ...] = ()  # (index, summary), oldest first
+    outline: Outline | None = None
+    beat: str | None = None
+    previous_beat: str | None = None
+    next_beat: str | None = None
+
+
+@dataclass(frozen=True)
+class SceneTask:
+    request: ScriptRequest
+    index: int
+    total: int
+    duration_s: float
+    context: SceneContext = field(default_factory=SceneContext)
+
+
+@dataclass(frozen=True)
+class Generation(Generic[T]):
+    """A backend's answer with its cost; ``latency_s`` is the drawn latency if known."""
+
+    value: T
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float | None = None
+
+
+class Backend(Protocol):
+    """``feedback`` carries why the previous attempt was rejected, so a model can repair it."""
+
+    name: str
+    model: str
+
+    async def write_outline(
+        self,
+        request: ScriptRequest,
+        total: int,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+    ) -> Generation[Outline]: ...
+
+    async def write_scene(
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+    ) -> Generation[SceneDraft]: ...
+
+    def settings(self) -> dict[str, object]:
+        """Non-secret settings, saved with a run so that ``resume`` can rebuild it."""
+        ...

@@ -1,0 +1,39 @@
+"""Shared helpers: a fast simulated world and wrappers that inject faults into it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, SimulatedBackend
+from storygen.models import SceneDraft
+
+FAST = 0.002  # a simulated call then takes ~16 ms
+
+
+@pytest.fixture
+def request_75() -> ScriptRequest:
+    return ScriptRequest(idea="A lighthouse keeper finds a map to a drowned city", duration_s=600)
+
+
+def fast_policy(attempts: int = 4) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, initial_wait_s=0.001, max_wait_s=0.01)
+
+
+class FaultyBackend(SimulatedBackend):
+    """The real simulated backend, with scripted faults for chosen (scene, attempt) pairs."""
+
+    def __init__(self, faults: dict[tuple[int, int], Callable[[], Exception]], **kw: object):
+        super().__init__(time_scale=kw.pop("time_scale", FAST), **kw)  # type: ignore[arg-type]
+        self.faults = faults
+        self.attempts_seen: list[tuple[int, int]] = []
+
+    async def write_scene(
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+    ) -> Generation[SceneDraft]:
+        self.attempts_seen.append((task.index, attempt))
+        make = self.faults.get((task.index, attempt))
+        if make is not None:
+            raise make()
+        return await super().write_scene(task, attempt=attempt, feedback=feedback)

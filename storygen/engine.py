@@ -1,0 +1,298 @@
+"""The one scheduling loop: ask the strategy, start calls, record what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
+from storygen.errors import MalformedOutputError, PermanentError, RunFailedError
+from storygen.events import (
+    BatchFinished,
+    Event,
+    OutlineFinished,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    SceneFailed,
+    SceneFinished,
+    SceneRetrying,
+    SceneStarted,
+    Subscriber,
+)
+from storygen.models import (
+    Outline,
+    RunMeta,
+    Scene,
+    SceneDraft,
+    SceneTiming,
+    Script,
+    ScriptRequest,
+)
+from storygen.planning import scene_durations
+from storygen.retry import RetryPolicy, call_with_retries
+from storygen.schedule import Scheduler
+from storygen.store import RunDir
+from storygen.strategies import strategy_for
+
+
+@dataclass
+class Prior:
+    """What an earlier attempt at this run already wrote (for resume)."""
+
+    scenes: dict[int, tuple[Scene, SceneTiming]] = field(default_factory=dict)
+    outline: Outline | None = None
+
+
+def title_from_idea(idea: str) -> str:
+    words = idea.strip().split()
+    title = " ".join(words[:8])
+    return (title[:1].upper() + title[1:]).rstrip(".") or "Untitled"
+
+
+def _describe(exc: BaseException) -> str:
+    kind = "permanent error" if isinstance(exc, PermanentError) else type(exc).__name__
+    return f"{kind}: {exc}"
+
+
+class _Run:
+    def __init__(
+        self,
+        request: ScriptRequest,
+        backend: Backend,
+        policy: RetryPolicy,
+        subscribers: Iterable[Subscriber],
+        run_dir: RunDir | None,
+        prior: Prior,
+    ) -> None:
+        self.request, self.backend, self.policy = request, backend, policy
+        self.subscribers = list(subscribers)
+        self.run_dir = run_dir
+        self.total = request.scene_count
+        self.durations = scene_durations(request.duration_s, request.seconds_per_scene)
+        self.strategy = strategy_for(request)
+        self.outline = prior.outline
+        self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
+        # A resumed run's new timings follow the earlier ones on the chart.
+        self.offset = max((t.end_s for _, t in prior.scenes.values()), default=0.0)
+        self.timings: dict[int, SceneTiming] = {k: t for k, (_, t) in prior.scenes.items()}
+        self.sched = Scheduler(self.strategy, self.total, done=self.scenes)
+        self.wake = asyncio.Event()
+        self.failure: tuple[int | None, BaseException] | None = None
+        self.meta = RunMeta(
+            run_id=run_dir.run_id if run_dir else "",
+            backend=backend.name,
+            model=backend.model,
+            strategy=request.strategy,
+            concurrency=self.strategy.concurrency,
+            lag_allowance=request.effective_lag_allowance
+            if request.strategy == "windowed"
+            else None,
+        )
+        self._group_left: dict[int, int] = {}
+        self._group_start: dict[int, float] = {}
+        for k in range(1, self.total + 1):
+            if k not in self.scenes:
+                g = self.strategy.group(k)
+                self._group_left[g] = self._group_left.get(g, 0) + 1
+
+    def emit(self, event: Event) -> None:
+        for subscriber in self.subscribers:
+            subscriber(event)
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0 + self.offset
+
+    async def execute(self) -> Script:
+        self.t0 = time.perf_counter()
+        self.emit(
+            RunStarted(
+                self.meta.run_id,
+                self.total,
+                len(self.scenes),
+                self.request.strategy,
+                self.strategy.concurrency,
+            )
+        )
+        try:
+            if not self.strategy.needs_outline or await self._ensure_outline():
+                await self._write_scenes()
+        except BaseException as exc:  # Ctrl-C or a bug: say so on disk, keep the scenes
+            if self.run_dir:
+                status = "failed" if isinstance(exc, Exception) else "interrupted"
+                self.run_dir.set_status(status, error=_describe(exc), scenes_done=len(self.scenes))
+            raise
+        if self.failure is not None:
+            index, exc = self.failure
+            where = f"scene {index}" if index else "the outline"
+            message = f"{where} failed: {_describe(exc)}"
+            self.emit(RunFailed(message, index))
+            if self.run_dir:
+                self.run_dir.set_status("failed", error=message, scenes_done=len(self.scenes))
+            raise RunFailedError(
+                message, index, str(self.run_dir.path) if self.run_dir else None
+            ) from exc
+        return self._finish()
+
+    async def _ensure_outline(self) -> bool:
+        """Write (or reuse) the plan; False when it failed for good."""
+        if self.outline is None:
+            start = self.now()
+
+            async def call(attempt: int, feedback: str | None) -> Generation[Outline]:
+                gen = await self.backend.write_outline(
+                    self.request, self.total, attempt=attempt, feedback=feedback
+                )
+                if len(gen.value.beats) != self.total:
+                    raise MalformedOutputError(
+                        f"the outline must have exactly {self.total} beats, "
+                        f"one per scene (it had {len(gen.value.beats)})"
+                    )
+                return gen
+
+            try:
+                gen, _ = await call_with_retries(self.policy, call)
+            except Exception as exc:
+                self.failure = (None, exc)
+                return False
+            self.outline = gen.value
+            self.meta.outline_start_s, self.meta.outline_end_s = start, self.now()
+            self.meta.outline_prompt_tokens = gen.prompt_tokens
+            self.meta.outline_completion_tokens = gen.completion_tokens
+            if self.run_dir:
+                self.run_dir.save_outline(self.outline)
+        self.sched.outline_done()
+        self.emit(OutlineFinished(self.now()))
+        return True
+
+    async def _write_scenes(self) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                for k in self.sched.startable():
+                    task = asyncio.create_task(self._write_scene(k))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if self.sched.finished or (self.sched.stopped and self.sched.idle):
+                    return
+                if self.sched.idle:  # pragma: no cover - a rule that never admits
+                    raise RuntimeError(f"{self.strategy.name} admitted nothing; run stalled")
+                await self.wake.wait()
+                self.wake.clear()
+        finally:
+            for task in list(tasks):
+                task.cancel()
+
+    def _context(self, k: int) -> SceneContext:
+        upto = self.sched.context_upto(k)
+        first = max(1, upto - self.request.context_scenes + 1)
+        previous = tuple((i, self.scenes[i].summary) for i in range(first, upto + 1))
+        if self.outline is None:
+            return SceneContext(previous=previous)
+        beats = self.outline.beats
+        return SceneContext(
+            previous=previous,
+            outline=self.outline,
+            beat=beats[k - 1],
+            previous_beat=beats[k - 2] if k > 1 else None,
+            next_beat=beats[k] if k < len(beats) else None,
+        )
+
+    async def _write_scene(self, k: int) -> None:
+        start = self.now()
+        lag = self.sched.context_lag(k)
+        context = self._context(k)
+        group = self.strategy.group(k)
+        self._group_start.setdefault(group, start)
+        task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
+        self.emit(SceneStarted(k, group, start))
+        first_call = last_call = start
+
+        async def call(attempt: int, feedback: str | None) -> Generation[SceneDraft]:
+            nonlocal first_call, last_call
+            last_call = self.now()
+            if attempt == 1:
+                first_call = last_call
+            return await self.backend.write_scene(task, attempt=attempt, feedback=feedback)
+
+        def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
+            self.emit(SceneRetrying(k, attempt, str(exc), wait))
+
+        try:
+            gen, attempts = await call_with_retries(self.policy, call, on_retry)
+            scene = Scene.from_draft(gen.value, k, self.durations[k - 1])
+        except Exception as exc:
+            self.sched.abandon(k)
+            self.sched.stop()
+            if self.failure is None:
+                self.failure = (k, exc)
+            self.emit(SceneFailed(k, _describe(exc)))
+            self.wake.set()
+            return
+        end = self.now()
+        drawn = gen.latency_s
+        timing = SceneTiming(
+            index=k,
+            group=group,
+            start_s=start,
+            end_s=end,
+            attempts=attempts,
+            context_lag=lag,
+            context_size=len(context.previous),
+            had_outline=context.outline is not None,
+            prompt_tokens=gen.prompt_tokens,
+            completion_tokens=gen.completion_tokens,
+            service_s=(last_call - first_call) + (drawn if drawn is not None else end - last_call),
+        )
+        self.scenes[k], self.timings[k] = scene, timing
+        if self.run_dir:
+            self.run_dir.append(scene, timing)
+        self.sched.finish(k)
+        self.emit(SceneFinished(scene, timing))
+        self._group_left[group] -= 1
+        if self._group_left[group] == 0:
+            self.emit(BatchFinished(group, self._group_start[group], end))
+        self.wake.set()
+
+    def _finish(self) -> Script:
+        self.meta.wall_time_s = self.now() - self.offset
+        self.meta.timeline = [self.timings[k] for k in sorted(self.timings)]
+        script = Script(
+            title=self.outline.title if self.outline else title_from_idea(self.request.idea),
+            request=self.request,
+            outline=self.outline,
+            scenes=[self.scenes[k] for k in range(1, self.total + 1)],
+            meta=self.meta,
+        )
+        if self.run_dir:
+            self.run_dir.write_script(script)
+            self.run_dir.set_status(
+                "finished",
+                error=None,
+                scenes_done=self.total,
+                wall_time_s=self.meta.wall_time_s,
+            )
+        self.emit(RunFinished(script))
+        return script
+
+
+async def run_async(
+    request: ScriptRequest,
+    backend: Backend,
+    *,
+    policy: RetryPolicy | None = None,
+    subscribers: Iterable[Subscriber] = (),
+    run_dir: RunDir | None = None,
+    prior: Prior | None = None,
+) -> Script:
+    """Write every scene of ``request``; raises RunFailedError with the failing scene."""
+    if policy is None:
+        policy = RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
+    run = _Run(request, backend, policy, subscribers, run_dir, prior or Prior())
+    try:
+        return await run.execute()
+    finally:
+        if run_dir:
+            run_dir.close()

@@ -1,0 +1,203 @@
+"""Run directories: a scene is on disk the moment it is written, so nothing is lost.
+
+Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
+outline.json, checkpoint.jsonl (one finished scene a line, flushed at once),
+timeline.json and script.json (both written atomically at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from storygen.errors import InvalidRequestError
+from storygen.models import Outline, Scene, SceneTiming, Script, ScriptRequest
+
+_SECRET = re.compile(r"(api_?keys?|secret|password|authorization|bearer)$", re.IGNORECASE)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _without_secrets(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if not _SECRET.search(k)}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    path: Path
+    created: str
+    status: str
+    idea: str
+    strategy: str
+    concurrency: int
+    scenes_total: int
+    scenes_done: int
+    wall_time_s: float | None
+    error: str | None
+
+
+class RunDir:
+    """One run on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._checkpoint: IO[str] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def _read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text(encoding="utf-8"))
+
+    def request(self) -> ScriptRequest:
+        return ScriptRequest.model_validate(self._read_json("request.json"))
+
+    def backend_settings(self) -> dict[str, Any]:
+        return dict(self._read_json("backend.json"))
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return dict(self._read_json("status.json"))
+        except FileNotFoundError:
+            return {"status": "unknown"}
+
+    def set_status(self, status: str, **extra: Any) -> None:
+        data = {**self.status(), "status": status, "updated": _now(), **extra}
+        atomic_write(self.path / "status.json", json.dumps(data, indent=2))
+
+    def save_outline(self, outline: Outline) -> None:
+        atomic_write(self.path / "outline.json", outline.model_dump_json(indent=2))
+
+    def load_outline(self) -> Outline | None:
+        p = self.path / "outline.json"
+        return Outline.model_validate_json(p.read_text("utf-8")) if p.exists() else None
+
+    def append(self, scene: Scene, timing: SceneTiming) -> None:
+        """One line a scene, flushed to the OS at once: a killed process loses nothing."""
+        if self._checkpoint is None:
+            path = self.path / "checkpoint.jsonl"
+            self._checkpoint = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        line = json.dumps({"scene": scene.model_dump(), "timing": timing.model_dump()})
+        self._checkpoint.write(line + "\n")
+        self._checkpoint.flush()
+
+    def close(self) -> None:
+        if self._checkpoint is not None:
+            os.fsync(self._checkpoint.fileno())
+            self._checkpoint.close()
+            self._checkpoint = None
+
+    def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
+        """Finished scenes by index; a line cut short by a kill is skipped, repeats collapse."""
+        out: dict[int, tuple[Scene, SceneTiming]] = {}
+        p = self.path / "checkpoint.jsonl"
+        if not p.exists():
+            return out
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)
+                scene = Scene.model_validate(data["scene"])
+                timing = SceneTiming.model_validate(data["timing"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            out.setdefault(scene.index, (scene, timing))
+        return out
+
+    def write_script(self, script: Script) -> None:
+        timeline = [t.model_dump() for t in script.meta.timeline]
+        atomic_write(self.path / "timeline.json", json.dumps(timeline))
+        atomic_write(self.path / "script.json", script.model_dump_json(indent=2))
+
+    def load_script(self) -> Script | None:
+        p = self.path / "script.json"
+        return Script.model_validate_json(p.read_text("utf-8")) if p.exists() else None
+
+    def info(self) -> RunInfo:
+        request, status = self.request(), self.status()
+        done = status.get("scenes_done")
+        if done is None or status.get("status") == "running":
+            done = len(self.load_checkpoint())
+        return RunInfo(
+            run_id=self.run_id,
+            path=self.path,
+            created=str(status.get("created", "")),
+            status=str(status.get("status", "unknown")),
+            idea=request.idea,
+            strategy=request.strategy,
+            concurrency=request.concurrency,
+            scenes_total=request.scene_count,
+            scenes_done=int(done),
+            wall_time_s=status.get("wall_time_s"),
+            error=status.get("error"),
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunStore:
+    """The folder of all runs (default ``./runs``)."""
+
+    def __init__(self, root: str | Path = "runs") -> None:
+        self.root = Path(root)
+
+    def create(self, request: ScriptRequest, backend_settings: dict[str, Any]) -> RunDir:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        run = RunDir(self.root / f"{stamp}-{request.strategy}-{uuid.uuid4().hex[:6]}")
+        run.path.mkdir(parents=True, exist_ok=False)
+        atomic_write(run.path / "request.json", request.model_dump_json(indent=2))
+        atomic_write(
+            run.path / "backend.json",
+            json.dumps(_without_secrets(backend_settings), indent=2),
+        )
+        run.set_status("running", created=_now())
+        return run
+
+    def open(self, run: str | Path) -> RunDir:
+        """A run by path, or by id inside this store."""
+        path = Path(run)
+        if not (path / "request.json").exists():
+            path = self.root / str(run)
+        if not (path / "request.json").exists():
+            raise InvalidRequestError(
+                f"no run at {run!s}: expected a run directory holding request.json",
+                "run_dir",
+            )
+        return RunDir(path)
+
+    def __iter__(self) -> Iterator[RunDir]:
+        if not self.root.exists():
+            return iter(())
+        dirs = [p for p in self.root.iterdir() if (p / "request.json").exists()]
+        return iter(RunDir(p) for p in sorted(dirs, reverse=True))
+
+    def list(self) -> list[RunInfo]:
+        """Newest first."""
+        return [run.info() for run in self]
+
+    def delete(self, run: str | Path) -> None:
+        shutil.rmtree(self.open(run).path)

@@ -1,0 +1,7 @@
+"""python -m storygen"""
+
+import sys
+
+from storygen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""Every strategy on the same request and the same drawn latencies, side by side."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+from storygen.backends.simulated import SimulatedBackend
+from storygen.models import Script, ScriptRequest, StrategyName
+from storygen.runner import generate
+from storygen.schedule import ideal_makespan
+from storygen.strategies import strategy_for
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    strategy: str
+    concurrency: int
+    scenes: int
+    wall_time_s: float
+    speedup: float
+    efficiency: float
+    mean_context_lag: float
+    prompt_tokens: int
+    ideal_makespan_s: float
+    overhead_ratio: float  # measured / ideal: the engine's own cost
+    repeats: int
+
+
+def configs(
+    strategies: Iterable[StrategyName], sizes: Iterable[int]
+) -> list[tuple[StrategyName, int]]:
+    """Sequential once (the baseline), then each strategy at each size."""
+    out: list[tuple[StrategyName, int]] = [("sequential", 1)]
+    for name in strategies:
+        if name != "sequential":
+            out += [(name, size) for size in sizes]
+    return out
+
+
+def ideal_of(script: Script) -> float:
+    """The strategy's zero-overhead schedule for the call times this run met."""
+    meta = script.meta
+    outline_s = (meta.outline_end_s or 0.0) - (meta.outline_start_s or 0.0)
+    service = {t.index: t.service_s for t in meta.timeline}
+    return ideal_makespan(strategy_for(script.request), service, outline_s)
+
+
+def mean_lag(script: Script) -> float:
+    return statistics.fmean(t.context_lag for t in script.meta.timeline)
+
+
+def run_bench(
+    base: ScriptRequest,
+    strategies: Iterable[StrategyName] = ("batched", "windowed", "outline"),
+    sizes: Iterable[int] = (3, 5, 10),
+    *,
+    time_scale: float = 0.0125,
+    repeat: int = 1,
+    on_result: Callable[[str, int, int, Script], None] | None = None,
+) -> list[BenchRow]:
+    """Repeat r uses seed+r: within a repeat every configuration meets the same latencies."""
+    plan = configs(strategies, sizes)
+    results: dict[tuple[str, int], list[tuple[Script, float]]] = {c: [] for c in plan}
+    for r in range(repeat):
+        baseline = 0.0
+        for name, size in plan:
+            request = base.model_copy(
+                update={"strategy": name, "concurrency": size, "seed": base.seed + r}
+            )
+            script = generate(request, SimulatedBackend(time_scale=time_scale))
+            if name == "sequential":
+                baseline = script.meta.wall_time_s
+            results[(name, size)].append((script, baseline / script.meta.wall_time_s))
+            if on_result:
+                on_result(name, size, r, script)
+    rows = []
+    for (name, size), runs in results.items():
+        scripts = [s for s, _ in runs]
+        wall = statistics.fmean(s.meta.wall_time_s for s in scripts)
+        speedup = statistics.fmean(x for _, x in runs)
+        ideal = statistics.fmean(ideal_of(s) for s in scripts)
+        rows.append(
+            BenchRow(
+                strategy=name,
+                concurrency=size,
+                scenes=base.scene_count,
+                wall_time_s=round(wall, 3),
+                speedup=round(speedup, 2),
+                efficiency=round(speedup / size, 2),
+                mean_context_lag=round(statistics.fmean(mean_lag(s) for s in scripts), 2),
+                prompt_tokens=round(statistics.fmean(s.meta.prompt_tokens for s in scripts)),
+                ideal_makespan_s=round(ideal, 3),
+                overhead_ratio=round(
+                    statistics.fmean(s.meta.wall_time_s / ideal_of(s) for s in scripts), 3
+                ),
+                repeats=repeat,
+            )
+        )
+    return rows
+
+
+def rows_as_dicts(rows: Iterable[BenchRow]) -> list[dict[str, object]]:
+    return [asdict(r) for r in rows]

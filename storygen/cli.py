@@ -1,0 +1,261 @@
+"""python -m storygen: generate, resume, bench. Bad input exits 2 with one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from storygen import export
+from storygen.backends.base import Backend
+from storygen.backends.simulated import SimulatedBackend
+from storygen.bench import rows_as_dicts, run_bench
+from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
+from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
+from storygen.models import STRATEGIES, Script, ScriptRequest
+from storygen.retry import RetryPolicy
+from storygen.runner import generate, resume
+from storygen.store import RunStore
+
+
+class _Usage(Exception):
+    """A bad flag value found after argparse: exit 2 like argparse does."""
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise _Usage(f"{flag} takes whole numbers separated by commas (got {text!r})") from None
+    if not values:
+        raise _Usage(f"{flag} needs at least one number")
+    return values
+
+
+class _Bar:
+    """A tqdm bar fed by engine events."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.retries = 0
+
+    def __call__(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        if isinstance(event, RunStarted):
+            self.bar = tqdm(
+                total=event.total, initial=event.already_done, unit="scene", file=sys.stderr
+            )
+        elif self.bar is None:
+            return
+        elif isinstance(event, SceneFinished):
+            self.bar.set_postfix(batch=event.timing.group, retries=self.retries, refresh=False)
+            self.bar.update(1)
+        elif isinstance(event, SceneRetrying):
+            self.retries += 1
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _add_backend_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", choices=["simulated"], default="simulated")
+    g.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="simulated latency multiplier: 1 = real speed (~8 s a call), 0.01 for demos",
+    )
+    g.add_argument("--error-rate", type=float, default=0.0, help="simulated transient errors")
+    g.add_argument("--rpm", type=int, default=None, help="simulated requests-per-minute limit")
+    g.add_argument(
+        "--fail-scenes",
+        default="",
+        help="comma-separated scenes that fail permanently (to try failure and resume)",
+    )
+    g.add_argument("--attempts", type=int, default=4, help="attempts per call (1-20)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m storygen", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write one script")
+    gen.add_argument("--idea", required=True)
+    gen.add_argument("--duration", type=float, required=True, help="video length, 8-7200 s")
+    gen.add_argument("--strategy", choices=STRATEGIES, default="batched")
+    gen.add_argument(
+        "--batch-size",
+        "--window",
+        "--concurrency",
+        dest="concurrency",
+        type=int,
+        default=5,
+        help="batch size (batched) or window (windowed, outline), 1-100",
+    )
+    gen.add_argument("--lag-allowance", type=int, default=None, help="windowed A (default 2W)")
+    gen.add_argument("--style", default="cinematic")
+    gen.add_argument("--language", default="en")
+    gen.add_argument("--seconds-per-scene", type=float, default=8.0)
+    gen.add_argument("--context-scenes", type=int, default=5)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", type=Path, default=None, help="where to write the script")
+    gen.add_argument("--format", choices=export.FORMATS, default=None)
+    gen.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    gen.add_argument("--no-progress", action="store_true")
+    _add_backend_flags(gen)
+
+    res = sub.add_parser("resume", help="finish a failed or interrupted run")
+    res.add_argument("run_dir", type=Path)
+    res.add_argument("--out", type=Path, default=None)
+    res.add_argument("--format", choices=export.FORMATS, default=None)
+    res.add_argument("--no-progress", action="store_true")
+
+    bench = sub.add_parser("bench", help="compare strategies on the same latencies")
+    bench.add_argument("--idea", default="A lighthouse keeper finds a map to a drowned city")
+    bench.add_argument("--duration", type=float, default=600)
+    bench.add_argument("--batch-sizes", default="3,5,10")
+    bench.add_argument("--strategies", default="sequential,batched,windowed,outline")
+    bench.add_argument("--time-scale", type=float, default=0.0125)
+    bench.add_argument("--repeat", type=int, default=1)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--json", type=Path, default=None)
+    bench.add_argument("--csv", type=Path, default=None)
+    return root
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    scale = 1.0 if args.time_scale is None else args.time_scale
+    return SimulatedBackend(
+        time_scale=scale,
+        error_rate=args.error_rate,
+        rpm=args.rpm,
+        fail_scenes=_int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else (),
+    )
+
+
+def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | None) -> None:
+    if out is None and run_path is not None:
+        out = run_path / f"script.{fmt or 'json'}"
+    if out is not None:
+        export.write(script, out, fmt)
+        print(f"script: {out}")
+    if run_path is not None:
+        print(f"run directory: {run_path}")
+    print(
+        f"{len(script.scenes)} scenes in {script.meta.wall_time_s:.2f} s "
+        f"({script.meta.strategy}, concurrency {script.meta.concurrency})"
+    )
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    request = ScriptRequest.build(
+        idea=args.idea,
+        duration_s=args.duration,
+        strategy=args.strategy,
+        concurrency=args.concurrency,
+        lag_allowance=args.lag_allowance,
+        style=args.style,
+        language=args.language,
+        seconds_per_scene=args.seconds_per_scene,
+        context_scenes=args.context_scenes,
+        seed=args.seed,
+    )
+    backend = _backend(args)
+    policy = RetryPolicy(attempts=args.attempts).scaled(backend.time_scale)
+    run_dir = RunStore(args.runs_dir).create(request, backend.settings())
+    bar = _Bar(not args.no_progress)
+    try:
+        script = generate(request, backend, policy=policy, subscribers=[bar], run_dir=run_dir)
+    finally:
+        bar.close()
+    _save(script, args.out, args.format, run_dir.path)
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    bar = _Bar(not args.no_progress)
+    run_dir = RunStore().open(args.run_dir)
+    try:
+        script = resume(run_dir, subscribers=[bar])
+    finally:
+        bar.close()
+    _save(script, args.out, args.format, run_dir.path)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    sizes = _int_list(args.batch_sizes, "--batch-sizes")
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise _Usage(f"--strategies: unknown {unknown} (allowed: {', '.join(STRATEGIES)})")
+    if not 1 <= args.repeat <= 20:
+        raise _Usage(f"--repeat must be between 1 and 20 (got {args.repeat})")
+    for size in sizes:
+        if not 1 <= size <= 100:
+            raise _Usage(f"--batch-sizes: each size must be between 1 and 100 (got {size})")
+    base = ScriptRequest.build(idea=args.idea, duration_s=args.duration, seed=args.seed)
+    SimulatedBackend(time_scale=args.time_scale)  # validates the scale before a long run
+
+    def progress(name: str, size: int, r: int, script: Script) -> None:
+        print(
+            f"  run {r + 1}: {name:<10} {size:>3}  {script.meta.wall_time_s:7.3f} s",
+            file=sys.stderr,
+        )
+
+    rows = rows_as_dicts(
+        run_bench(
+            base,
+            names,  # type: ignore[arg-type]
+            sizes,
+            time_scale=args.time_scale,
+            repeat=args.repeat,
+            on_result=progress,
+        )
+    )
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    print(frame.to_string(index=False))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.csv, index=False)
+    return 0
+
+
+COMMANDS = {"generate": _cmd_generate, "resume": _cmd_resume, "bench": _cmd_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (InvalidRequestError, _Usage) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RunFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.run_dir:
+            print(
+                "finished scenes are saved; continue with: "
+                f"python -m storygen resume {exc.run_dir}",
+                file=sys.stderr,
+            )
+        return 1
+    except StoryGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished scenes are saved; resume the run to finish", file=sys.stderr)
+        return 130

@@ -1,0 +1,103 @@
+"""Scripts out: JSON (loads back), CSV (one row a scene, for spreadsheets), Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Literal
+
+from storygen.errors import InvalidRequestError
+from storygen.models import Script
+
+Format = Literal["json", "csv", "md"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "md")
+CSV_COLUMNS = (
+    "index",
+    "duration_s",
+    "title",
+    "location",
+    "characters",
+    "camera",
+    "visual_prompt",
+    "narration",
+    "dialogues",
+    "summary",
+)
+
+
+def to_json(script: Script) -> str:
+    return script.model_dump_json(indent=2)
+
+
+def from_json(text: str) -> Script:
+    return Script.model_validate_json(text)
+
+
+def to_csv(script: Script) -> str:
+    """Lists joined readably; a BOM so that Excel reads UTF-8 as UTF-8."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in script.scenes:
+        writer.writerow(
+            [
+                s.index,
+                f"{s.duration_s:g}",
+                s.title,
+                s.location,
+                ", ".join(s.characters),
+                s.camera,
+                s.visual_prompt,
+                s.narration,
+                "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
+                s.summary,
+            ]
+        )
+    return "\ufeff" + buf.getvalue()
+
+
+def to_markdown(script: Script) -> str:
+    """A readable screenplay."""
+    lines = [f"# {script.title}", ""]
+    if script.outline:
+        lines += [f"*{script.outline.logline}*", "", "## Characters", ""]
+        lines += [
+            f"- **{c.name}**, {c.role}: {c.visual_identity}" for c in script.outline.characters
+        ]
+        lines.append("")
+    for s in script.scenes:
+        lines += [
+            f"## Scene {s.index}: {s.title} ({s.duration_s:g} s)",
+            "",
+            f"**{s.location.upper()}** | camera: {s.camera}",
+            "",
+            f"> {s.visual_prompt}",
+            "",
+            s.narration,
+            "",
+        ]
+        for d in s.dialogues:
+            lines += [f"**{d.speaker.upper()}**: {d.line}", ""]
+    return "\n".join(lines)
+
+
+def render(script: Script, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(script)
+    if fmt == "csv":
+        return to_csv(script)
+    if fmt == "md":
+        return to_markdown(script)
+    raise InvalidRequestError(
+        f"unknown export format {fmt!r} (allowed: {', '.join(FORMATS)})", "format"
+    )
+
+
+def write(script: Script, path: str | Path, fmt: str | None = None) -> Path:
+    """Format from ``fmt`` or the file's suffix."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".").lower().replace("markdown", "md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(script, fmt), encoding="utf-8", newline="")
+    return path

@@ -149,3 +149,28 @@ def test_a_killed_process_resumes_without_gap_or_duplicate(tmp_path: Path) -> No
     script = json.loads((run_path / "script.json").read_text())
     assert [s["index"] for s in script["scenes"]] == list(range(1, 76))
     assert sorted(checkpoint_indices(run_path)) == list(range(1, 76))
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes_it(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        _cli(
+            "generate", "--idea", "A storm", "--duration", "400", "--strategy", "batched",
+            "--batch-size", "2", "--time-scale", "0.01", "--no-progress", runs=runs,
+        ),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(runs.glob("*/checkpoint.jsonl"))
+        if found and len(checkpoint_indices(found[0].parent)) >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    (run_path,) = runs.iterdir()
+    assert json.loads((run_path / "status.json").read_text())["status"] == "interrupted"
+    script = resume(run_path, SimulatedBackend(time_scale=0))
+    assert [s.index for s in script.scenes] == list(range(1, 51))

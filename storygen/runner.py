@@ -9,8 +9,8 @@ from typing import Any
 
 from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
+from storygen.config import config_from_settings
 from storygen.engine import Prior, run_async
-from storygen.errors import InvalidRequestError
 from storygen.events import Subscriber
 from storygen.models import Script, ScriptRequest
 from storygen.retry import RetryPolicy
@@ -18,12 +18,8 @@ from storygen.store import RunDir, RunStore
 
 
 def backend_from_settings(settings: dict[str, Any]) -> Backend:
-    """Rebuild a backend from what a run saved (secrets come from the environment)."""
-    kind = settings.get("backend", "simulated")
-    if kind == "simulated":
-        fields = ("time_scale", "median_s", "sigma", "error_rate", "rpm", "model")
-        return SimulatedBackend(**{k: settings[k] for k in fields if k in settings})
-    raise InvalidRequestError(f"unknown backend {kind!r} (allowed: simulated)", "backend")
+    """Rebuild a backend from what a run saved (keys come from the environment)."""
+    return config_from_settings(settings).build()
 
 
 def _run(coro: Any) -> Script:

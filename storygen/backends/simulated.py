@@ -77,13 +77,13 @@ class SimulatedBackend:
     def settings(self) -> dict[str, object]:
         """Permanent failures are a one-shot test fault and are deliberately not saved."""
         return {
-            "backend": self.name,
+            "kind": self.name,
             "model": self.model,
             "time_scale": self.time_scale,
             "median_s": self.median_s,
             "sigma": self.sigma,
             "error_rate": self.error_rate,
-            "rpm": self.rpm,
+            "sim_rpm": self.rpm,
         }
 
     def latency(self, seed: int, call: str, attempt: int) -> float:

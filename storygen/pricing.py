@@ -1,0 +1,61 @@
+"""Estimated cost from token usage: a small, editable price table (USD per million tokens).
+
+Prices change; the table is a starting point, and ``STORYGEN_PRICES`` (a JSON file path)
+or the ``prices`` argument override it. Unknown models cost ``None``, not zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from storygen.errors import InvalidRequestError
+
+# model prefix -> (input, output) USD per 1M tokens
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "storygen-sim": (0.0, 0.0),
+}
+
+
+def load_prices(path: str | Path | None = None) -> dict[str, tuple[float, float]]:
+    """The built-in table, updated from a JSON file {"model": [input, output], ...}."""
+    table = dict(PRICES)
+    path = path or os.environ.get("STORYGEN_PRICES")
+    if path:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            table.update({str(k): (float(v[0]), float(v[1])) for k, v in data.items()})
+        except (OSError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise InvalidRequestError(
+                f'price file {path}: expected JSON like {{"gpt-4o-mini": [0.15, 0.6]}} ({exc})',
+                "prices",
+            ) from None
+    return table
+
+
+def price_of(
+    model: str, prices: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, float] | None:
+    """The longest matching prefix wins, so dated model names find their family."""
+    table = PRICES if prices is None else prices
+    matches = [name for name in table if model.startswith(name)]
+    return table[max(matches, key=len)] if matches else None
+
+
+def estimate_cost(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> float | None:
+    price = price_of(model, prices)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000

@@ -6,8 +6,10 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
+from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.models import Script, ScriptRequest, StrategyName
+from storygen.retry import RetryPolicy
 from storygen.runner import generate
 from storygen.schedule import ideal_makespan
 from storygen.strategies import strategy_for
@@ -59,8 +61,11 @@ def run_bench(
     time_scale: float = 0.0125,
     repeat: int = 1,
     on_result: Callable[[str, int, int, Script], None] | None = None,
+    make_backend: Callable[[], Backend] | None = None,
 ) -> list[BenchRow]:
     """Repeat r uses seed+r: within a repeat every configuration meets the same latencies."""
+    if make_backend is None:
+        make_backend = lambda: SimulatedBackend(time_scale=time_scale)  # noqa: E731
     plan = configs(strategies, sizes)
     results: dict[tuple[str, int], list[tuple[Script, float]]] = {c: [] for c in plan}
     for r in range(repeat):
@@ -69,7 +74,7 @@ def run_bench(
             request = base.model_copy(
                 update={"strategy": name, "concurrency": size, "seed": base.seed + r}
             )
-            script = generate(request, SimulatedBackend(time_scale=time_scale))
+            script = generate(request, make_backend(), policy=RetryPolicy().scaled(time_scale))
             if name == "sequential":
                 baseline = script.meta.wall_time_s
             results[(name, size)].append((script, baseline / script.meta.wall_time_s))

@@ -14,6 +14,7 @@ from storygen import export
 from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.bench import rows_as_dicts, run_bench
+from storygen.config import openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
 from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
 from storygen.models import STRATEGIES, Script, ScriptRequest
@@ -66,21 +67,36 @@ class _Bar:
 
 def _add_backend_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=["simulated"], default="simulated")
-    g.add_argument(
+    g.add_argument("--backend", choices=["simulated", "openai"], default="simulated")
+    g.add_argument("--attempts", type=int, default=4, help="attempts per call (1-20)")
+    sim = p.add_argument_group("simulated backend")
+    sim.add_argument(
         "--time-scale",
         type=float,
         default=None,
         help="simulated latency multiplier: 1 = real speed (~8 s a call), 0.01 for demos",
     )
-    g.add_argument("--error-rate", type=float, default=0.0, help="simulated transient errors")
-    g.add_argument("--rpm", type=int, default=None, help="simulated requests-per-minute limit")
-    g.add_argument(
+    sim.add_argument("--error-rate", type=float, default=0.0, help="transient error rate")
+    sim.add_argument("--sim-rpm", type=int, default=None, help="simulated provider's RPM limit")
+    sim.add_argument(
         "--fail-scenes",
         default="",
         help="comma-separated scenes that fail permanently (to try failure and resume)",
     )
-    g.add_argument("--attempts", type=int, default=4, help="attempts per call (1-20)")
+    oa = p.add_argument_group(
+        "OpenAI-compatible backend (keys from OPENAI_API_KEY or STORYGEN_API_KEYS)"
+    )
+    oa.add_argument("--base-url", default=None, help="e.g. http://localhost:11434/v1 (Ollama)")
+    oa.add_argument("--model", default=None, help="default gpt-4o-mini, or STORYGEN_MODEL")
+    oa.add_argument("--temperature", type=float, default=None)
+    oa.add_argument("--max-tokens", type=int, default=None)
+    oa.add_argument("--timeout", type=float, default=None, help="seconds per request")
+    oa.add_argument("--rpm", type=int, default=None, help="client-side requests-per-minute limit")
+    oa.add_argument("--tpm", type=int, default=None, help="client-side tokens-per-minute limit")
+    oa.add_argument("--per-key-concurrency", type=int, default=None)
+    oa.add_argument(
+        "--rate-window", type=float, default=None, help="seconds of the provider's rate window"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,9 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "--window",
         "--concurrency",
         dest="concurrency",
-        type=int,
-        default=5,
-        help="batch size (batched) or window (windowed, outline), 1-100",
+        default="5",
+        help="batch size (batched) or window (windowed, outline), 1-100; "
+        "'auto' = keys x per-key concurrency",
     )
     gen.add_argument("--lag-allowance", type=int, default=None, help="windowed A (default 2W)")
     gen.add_argument("--style", default="cinematic")
@@ -128,15 +144,48 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", type=Path, default=None)
     bench.add_argument("--csv", type=Path, default=None)
+    sim = sub.add_parser("serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=8000)
+    sim.add_argument("--time-scale", type=float, default=1.0)
+    sim.add_argument("--rpm", type=int, default=None, help="answer 429 + Retry-After above this")
+    sim.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers")
+    sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of broken JSON")
+    sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
+    sim.add_argument("--slow-seconds", type=float, default=30.0)
+    sim.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        help="accept only this key (repeatable); default: any non-empty key",
+    )
+    sim.add_argument(
+        "--structured",
+        choices=["json_schema", "json_object", "none"],
+        default="json_schema",
+        help="which response_format the server pretends to support",
+    )
     return root
 
 
 def _backend(args: argparse.Namespace) -> Backend:
+    if args.backend == "openai":
+        config = openai_config_from_env(
+            base_url=args.base_url,
+            model=args.model,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            timeout_s=args.timeout,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            per_key_concurrency=args.per_key_concurrency,
+            rate_window_s=args.rate_window,
+        )
+        return config.build()
     scale = 1.0 if args.time_scale is None else args.time_scale
     return SimulatedBackend(
         time_scale=scale,
         error_rate=args.error_rate,
-        rpm=args.rpm,
+        rpm=args.sim_rpm,
         fail_scenes=_int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else (),
     )
 
@@ -155,12 +204,22 @@ def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | No
     )
 
 
+def _concurrency(text: str, backend: Backend) -> int:
+    if text == "auto":
+        return min(100, int(getattr(backend, "capacity", 5)))
+    try:
+        return int(text)
+    except ValueError:
+        raise _Usage(f"--batch-size takes a whole number 1-100 or 'auto' (got {text!r})") from None
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
+    backend = _backend(args)
     request = ScriptRequest.build(
         idea=args.idea,
         duration_s=args.duration,
         strategy=args.strategy,
-        concurrency=args.concurrency,
+        concurrency=_concurrency(args.concurrency, backend),
         lag_allowance=args.lag_allowance,
         style=args.style,
         language=args.language,
@@ -168,8 +227,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         context_scenes=args.context_scenes,
         seed=args.seed,
     )
-    backend = _backend(args)
-    policy = RetryPolicy(attempts=args.attempts).scaled(backend.time_scale)
+    policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
     bar = _Bar(not args.no_progress)
     try:
@@ -234,7 +292,39 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"generate": _cmd_generate, "resume": _cmd_resume, "bench": _cmd_bench}
+def _cmd_serve_sim(args: argparse.Namespace) -> int:
+    from storygen.server import SimServerConfig, serve
+
+    for name in ("error_rate", "malformed_rate", "slow_rate"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise _Usage(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if not 0 <= args.time_scale <= 100:
+        raise _Usage(f"--time-scale must be between 0 and 100 (got {args.time_scale})")
+    if args.rpm is not None and args.rpm < 1:
+        raise _Usage(f"--rpm must be at least 1 (got {args.rpm})")
+    if not 1 <= args.port <= 65535:
+        raise _Usage(f"--port must be between 1 and 65535 (got {args.port})")
+    config = SimServerConfig(
+        time_scale=args.time_scale,
+        rpm=args.rpm,
+        error_rate=args.error_rate,
+        malformed_rate=args.malformed_rate,
+        slow_rate=args.slow_rate,
+        slow_s=args.slow_seconds,
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        structured=args.structured,
+    )
+    print(f"serve-sim on http://127.0.0.1:{args.port}/v1 (models: {', '.join(config.models)})")
+    serve(config, port=args.port)
+    return 0
+
+
+COMMANDS = {
+    "generate": _cmd_generate,
+    "resume": _cmd_resume,
+    "bench": _cmd_bench,
+    "serve-sim": _cmd_serve_sim,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

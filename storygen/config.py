@@ -37,6 +37,9 @@ class BackendConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0, le=600, description="up to 600 seconds")
     rpm: int | None = Field(default=None, ge=1, description="requests per minute, at least 1")
     tpm: int | None = Field(default=None, ge=100, description="tokens per minute, at least 100")
+    rate_window_s: float = Field(
+        default=60.0, gt=0, le=3600, description="the provider's rate window; 60 s for real APIs"
+    )
     per_key_concurrency: int = Field(default=8, ge=1, le=100, description="1 to 100")
 
     @classmethod
@@ -114,3 +117,50 @@ def openai_config_from_env(
         fields["api_keys"] = keys
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return BackendConfig.build_config(**fields)
+
+
+def check_backend(config: BackendConfig, timeout_s: float = 5.0) -> None:
+    """Before a run: is there a key, does the server answer, does it know the model?
+
+    Raises InvalidRequestError whose ``field`` says which setting to fix.
+    """
+    if config.kind != "openai":
+        return
+    import openai
+
+    from storygen.backends.openai_compat import OPENAI_URL, mask
+
+    keys = config.key_values()
+    if not keys:
+        raise InvalidRequestError(
+            "an API key is needed for the OpenAI-compatible backend: enter one, or set "
+            "OPENAI_API_KEY (or STORYGEN_API_KEYS for a pool)",
+            "api_keys",
+        )
+    base_url = (config.base_url or OPENAI_URL).rstrip("/")
+    model = config.model or DEFAULT_MODEL
+    client = openai.OpenAI(api_key=keys[0], base_url=base_url, max_retries=0, timeout=timeout_s)
+    try:
+        names = [m.id for m in client.models.list()]
+    except openai.APIConnectionError:
+        raise InvalidRequestError(
+            f"cannot reach {base_url}: check the base URL and that the server is running",
+            "base_url",
+        ) from None
+    except openai.AuthenticationError:
+        raise InvalidRequestError(
+            f"the API key {mask(keys[0])} was rejected by {base_url}", "api_keys"
+        ) from None
+    except openai.NotFoundError:
+        return  # some compatible servers have no /models; the first call will tell
+    except openai.APIStatusError as exc:
+        raise InvalidRequestError(
+            f"{base_url} answered {exc.status_code} to a model listing", "base_url"
+        ) from None
+    finally:
+        client.close()
+    if names and model not in names:
+        shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+        raise InvalidRequestError(
+            f"model {model} not found at {base_url} (it offers: {shown})", "model"
+        )

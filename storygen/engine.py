@@ -296,3 +296,6 @@ async def run_async(
     finally:
         if run_dir:
             run_dir.close()
+        aclose = getattr(backend, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -14,7 +14,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from storygen.errors import InvalidRequestError, TransientError
+from storygen.errors import InvalidRequestError, MalformedOutputError, TransientError
 
 BeforeSleep = Callable[[int, BaseException, float], None]
 T = TypeVar("T")
@@ -86,7 +86,7 @@ async def call_with_retries(
             n = attempt.retry_state.attempt_number
             try:
                 return await call(n, feedback), n
-            except TransientError as exc:
-                feedback = str(exc)
+            except MalformedOutputError as exc:
+                feedback = str(exc)  # the model can repair its answer if told why
                 raise
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -1,0 +1,252 @@
+"""serve-sim: an OpenAI-compatible server on 127.0.0.1 backed by the simulated LLM.
+
+It lets users try the real HTTP path, their keys and rate-limit settings without
+spending money, and lets the tests drive the real openai SDK over real HTTP. Latencies
+and faults are drawn from (seed, call, attempt) as in-process, so results compare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from storygen.backends.base import SceneTask
+from storygen.backends.simulated import SIM_MODEL, draw_latency
+from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.prompts import estimate_tokens, parse_prompt
+
+Structured = Literal["json_schema", "json_object", "none"]
+
+
+@dataclass
+class SimServerConfig:
+    time_scale: float = 1.0
+    median_s: float = 8.0
+    sigma: float = 0.35
+    rpm: int | None = None
+    error_rate: float = 0.0  # 5xx
+    malformed_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_s: float = 30.0  # real seconds: long enough for a client timeout
+    api_keys: frozenset[str] | None = None  # None: any non-empty key
+    exhausted_keys: frozenset[str] = frozenset()
+    models: tuple[str, ...] = (SIM_MODEL, "gpt-4o-mini")
+    structured: Structured = "json_schema"
+    # scripted faults for tests: call ("outline", "scene3") -> one entry per attempt:
+    # "ok", "500", "timeout", "malformed", or "429:<retry-after seconds>"
+    script: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SimServerState:
+    """What the server saw; read by tests and the benchmark."""
+
+    requests_by_key: Counter[str] = field(default_factory=Counter)
+    accepted_at: list[float] = field(default_factory=list)
+    rejected_429: int = 0
+    window: deque[float] = field(default_factory=deque)
+
+
+def _error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
+    body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _mask(key: str) -> str:
+    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
+
+
+def _bearer(request: Request) -> str:
+    return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+
+
+def _fault(config: SimServerConfig, seed: int, call: str, attempt: int) -> str:
+    script = config.script.get(call)
+    if script is not None and attempt <= len(script):
+        return script[attempt - 1]
+    rng = random.Random(f"{seed}:{call}:{attempt}:server")
+    for name, rate in (("500", config.error_rate), ("malformed", config.malformed_rate)):
+        if rng.random() < rate:
+            return name
+    return "timeout" if rng.random() < config.slow_rate else "ok"
+
+
+def create_app(config: SimServerConfig, state: SimServerState | None = None) -> FastAPI:
+    state = state or SimServerState()
+    app = FastAPI(title="storygen serve-sim")
+    app.state.sim = state
+
+    def authorize(request: Request) -> str | JSONResponse:
+        key = _bearer(request)
+        if not key or (config.api_keys is not None and key not in config.api_keys):
+            # like OpenAI, the message quotes the key: clients must mask it themselves
+            return _error(401, f"Incorrect API key provided: {key}.", "invalid_api_key")
+        return key
+
+    def over_rpm() -> float | None:
+        """Seconds until a slot frees in the sliding window, or None if under the limit."""
+        if config.rpm is None:
+            return None
+        window, now = 60.0 * config.time_scale, time.monotonic()
+        while state.window and state.window[0] <= now - window:
+            state.window.popleft()
+        if len(state.window) >= config.rpm:
+            return state.window[0] + window - now
+        state.window.append(now)
+        return None
+
+    @app.get("/sim/stats")
+    async def stats() -> Any:
+        """What the server saw, with keys masked: for benchmarks and curious users."""
+        return {
+            "requests": sum(state.requests_by_key.values()),
+            "requests_by_key": {_mask(k): n for k, n in state.requests_by_key.items()},
+            "rejected_429": state.rejected_429,
+            "accepted_at": state.accepted_at,
+        }
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Any:
+        key = authorize(request)
+        if isinstance(key, JSONResponse):
+            return key
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "storygen"}
+            for m in config.models
+        ]
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        state.requests_by_key[_bearer(request)] += 1
+        key = authorize(request)
+        if isinstance(key, JSONResponse):
+            return key
+        body = await request.json()
+        if key in config.exhausted_keys:
+            return _error(429, "You exceeded your current quota.", "insufficient_quota")
+        model = body.get("model")
+        if model not in config.models:
+            return _error(404, f"The model `{model}` does not exist.", "model_not_found")
+        fmt = (body.get("response_format") or {}).get("type")
+        supported = {"json_schema": {"json_schema", "json_object"}, "json_object": {"json_object"}}
+        if fmt and fmt not in supported.get(config.structured, set()):
+            return _error(400, f"response_format {fmt} is not supported by this server")
+        if (wait := over_rpm()) is not None:
+            state.rejected_429 += 1
+            return _error(
+                429,
+                f"Rate limit reached: {config.rpm} requests per minute.",
+                "rate_limit_exceeded",
+                **{"retry-after": f"{wait:.3f}", "retry-after-ms": str(round(wait * 1000))},
+            )
+        state.accepted_at.append(time.monotonic())
+        messages = body.get("messages") or []
+        prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+        seed = int(body.get("seed") or 0)
+        parsed = parse_prompt(prompt, seed)
+        if parsed is None:
+            return _error(400, "serve-sim only answers storygen's outline and scene prompts")
+        call = "outline" if parsed.kind == "outline" else f"scene{parsed.index}"
+        attempt = int(request.headers.get("x-storygen-attempt", "1"))
+        fault = _fault(config, seed, call, attempt)
+        if fault.startswith("429"):
+            wait = float(fault.partition(":")[2] or 1.0)
+            state.rejected_429 += 1
+            return _error(
+                429, "Rate limit reached.", "rate_limit_exceeded", **{"retry-after": f"{wait:g}"}
+            )
+        delay = draw_latency(seed, call, attempt, config.median_s, config.sigma) * config.time_scale
+        if fault == "timeout":
+            await asyncio.sleep(config.slow_s)
+        await asyncio.sleep(delay)
+        if fault == "500":
+            return _error(500, "The server had an error while processing your request.")
+        if parsed.kind == "outline":
+            content = make_outline(parsed.request, parsed.total).model_dump_json()
+        else:
+            task = SceneTask(
+                parsed.request, parsed.index, parsed.total, parsed.duration_s, parsed.context
+            )
+            content = make_scene(task).model_dump_json()
+        if fault == "malformed":
+            content = "Sure! Here is the scene: " + content[: len(content) // 2]
+        usage = {
+            "prompt_tokens": sum(estimate_tokens(str(m.get("content", ""))) for m in messages),
+            "completion_tokens": estimate_tokens(content),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return {
+            "id": f"chatcmpl-sim-{call}-{attempt}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+
+    return app
+
+
+class RunningServer:
+    """A serve-sim in a background thread, on a port the OS picked."""
+
+    def __init__(self, config: SimServerConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = SimServerState()
+        self.config = config
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host, self.port = self._sock.getsockname()[:2]
+        uv = uvicorn.Config(
+            create_app(config, self.state), log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(uv)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self, timeout_s: float = 10.0) -> RunningServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("serve-sim did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> RunningServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(config: SimServerConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Blocking, for ``python -m storygen serve-sim``."""
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", lifespan="off")

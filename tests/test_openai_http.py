@@ -1,0 +1,182 @@
+"""The OpenAI-compatible backend through the real openai SDK over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import fast_policy
+
+from storygen import RunFailedError, RunStore, Script, ScriptRequest, generate
+from storygen.backends.openai_compat import OpenAIBackend, mask
+from storygen.config import BackendConfig
+from storygen.events import Event, SceneRetrying
+from storygen.server import RunningServer, SimServerConfig
+
+KEY = "sk-test-0123456789abcdef"
+SCALE = 0.002  # a median call of 16 ms
+
+Serve = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    servers: list[RunningServer] = []
+
+    def start(**kw: object) -> RunningServer:
+        kw.setdefault("time_scale", SCALE)
+        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def backend(server: RunningServer, keys: list[str] | None = None, **kw: object) -> OpenAIBackend:
+    config = BackendConfig.build_config(
+        kind="openai",
+        base_url=server.url,
+        model=kw.pop("model", "storygen-sim-1"),
+        api_keys=keys or [KEY],
+        **kw,
+    )
+    return OpenAIBackend(config)
+
+
+def short(**kw: object) -> ScriptRequest:
+    fields: dict[str, object] = {"idea": "A robot learns to paint", "duration_s": 48}
+    return ScriptRequest(**{**fields, **kw})  # type: ignore[arg-type]
+
+
+def run(request: ScriptRequest, b: OpenAIBackend, events: list[Event] | None = None) -> Script:
+    subs = [events.append] if events is not None else []
+    return generate(request, b, policy=fast_policy(), subscribers=subs)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "size"), [("sequential", 1), ("batched", 5), ("windowed", 5), ("outline", 25)]
+)
+def test_full_75_scene_script_over_http(serve: Serve, strategy: str, size: int) -> None:
+    server = serve()
+    request = ScriptRequest(
+        idea="A lighthouse keeper finds a map", duration_s=600, strategy=strategy, concurrency=size
+    )
+    script = run(request, backend(server))
+    assert [s.index for s in script.scenes] == list(range(1, 76))
+    assert script.meta.backend == "openai" and script.meta.model == "storygen-sim-1"
+    assert all(t.prompt_tokens > 0 and t.completion_tokens > 0 for t in script.meta.timeline)
+    assert server.state.requests_by_key[KEY] == 75 + (strategy == "outline")
+    if strategy == "outline":
+        assert script.outline is not None and len(script.outline.beats) == 75
+        # the scene follows its beat: the server wrote it from the beat the prompt carried
+        assert script.scenes[9].summary == script.outline.beats[9].rstrip(".")
+
+
+def test_retry_after_of_a_429_is_honoured(serve: Serve) -> None:
+    server = serve(script={"scene2": ["429:0.3"]})
+    events: list[Event] = []
+    script = run(short(), backend(server), events)
+    (retry,) = [e for e in events if isinstance(e, SceneRetrying)]
+    assert retry.index == 2 and "rate limited" in retry.error
+    assert retry.wait_s == pytest.approx(0.3, abs=0.02)
+    timing = script.meta.timeline[1]
+    assert timing.attempts == 2 and timing.end_s - timing.start_s >= 0.3
+
+
+def test_server_errors_then_success(serve: Serve) -> None:
+    server = serve(script={"scene3": ["500", "500"]})
+    script = run(short(), backend(server))
+    assert script.meta.timeline[2].attempts == 3
+    assert len(script.scenes) == 6
+
+
+def test_timeout_then_success(serve: Serve) -> None:
+    server = serve(script={"scene4": ["timeout"]}, slow_s=5.0)
+    events: list[Event] = []
+    script = run(short(), backend(server, timeout_s=0.5), events)
+    (retry,) = [e for e in events if isinstance(e, SceneRetrying)]
+    assert retry.index == 4 and "timed out after 0.5 s" in retry.error
+    assert script.meta.timeline[3].attempts == 2
+
+
+def test_malformed_json_is_repaired_by_telling_the_model_why(serve: Serve) -> None:
+    server = serve(script={"scene5": ["malformed"]})
+    events: list[Event] = []
+    script = run(short(), backend(server), events)
+    (retry,) = [e for e in events if isinstance(e, SceneRetrying)]
+    assert "did not match the scene schema" in retry.error or "not valid JSON" in retry.error
+    assert script.meta.timeline[4].attempts == 2
+    assert script.scenes[4].title  # a real scene, validated
+
+
+def test_bad_key_is_a_clear_error_with_the_key_masked_and_no_retry(serve: Serve) -> None:
+    server = serve(api_keys=frozenset({"sk-the-right-key-000"}))
+    with pytest.raises(RunFailedError) as info:
+        run(short(concurrency=1), backend(server))
+    message = str(info.value)
+    assert f"the API key was rejected by {server.url}" in message
+    assert KEY not in message and mask(KEY) in message
+    assert server.state.requests_by_key[KEY] == 1
+
+
+def test_missing_model_is_a_clear_error(serve: Serve) -> None:
+    server = serve()
+    with pytest.raises(RunFailedError, match=f"model nope-7b not found at {server.url}"):
+        run(short(concurrency=1), backend(server, model="nope-7b"))
+    assert sum(server.state.requests_by_key.values()) == 1
+
+
+def test_exhausted_quota_stops_at_once(serve: Serve) -> None:
+    server = serve(exhausted_keys=frozenset({KEY}))
+    with pytest.raises(RunFailedError, match="quota exhausted"):
+        run(short(concurrency=1), backend(server))
+    assert server.state.requests_by_key[KEY] == 1
+
+
+def test_calls_are_spread_over_the_key_pool(serve: Serve) -> None:
+    server = serve()
+    keys = [f"sk-pool-key-{i}-0123456789" for i in range(3)]
+    script = run(
+        ScriptRequest(idea="x", duration_s=600, strategy="windowed", concurrency=12),
+        backend(server, keys, per_key_concurrency=4),
+    )
+    assert len(script.scenes) == 75
+    counts = [server.state.requests_by_key[k] for k in keys]
+    assert sum(counts) == 75 and min(counts) >= 20, counts
+
+
+def test_client_rpm_limit_keeps_429s_away_and_runs_near_the_limit(serve: Serve) -> None:
+    server = serve(rpm=20, time_scale=0.05)  # the server's minute lasts 3 s
+    events: list[Event] = []
+    b = backend(server, rpm=20, rate_window_s=3.0)
+    request = ScriptRequest(idea="x", duration_s=240, strategy="windowed", concurrency=25)
+    script = run(request, b, events)
+    assert len(script.scenes) == 30
+    assert server.state.rejected_429 == 0
+    assert not [e for e in events if isinstance(e, SceneRetrying)]
+    times = server.state.accepted_at
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.9 * 20 / 3.0
+
+
+def test_server_without_structured_output_falls_back_once(serve: Serve) -> None:
+    server = serve(structured="none")
+    b = backend(server)
+    script = run(short(strategy="outline"), b)
+    assert len(script.scenes) == 6 and script.outline is not None
+    assert b.mode() == "prompt"
+
+
+def test_run_store_and_errors_never_hold_the_key(serve: Serve, tmp_path: Path) -> None:
+    server = serve()
+    b = backend(server)
+    script = generate(short(), b, store=RunStore(tmp_path), policy=fast_policy())
+    (run_dir,) = tmp_path.iterdir()
+    for file in run_dir.iterdir():
+        assert KEY not in file.read_text()
+    saved = json.loads((run_dir / "backend.json").read_text())
+    assert saved["kind"] == "openai" and saved["base_url"] == server.url
+    assert KEY not in script.model_dump_json() and KEY not in repr(b.config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from storygen.backends.base import SceneContext, SceneTask
@@ -78,11 +79,13 @@ def estimate_tokens(text: str) -> int:
 Kind = Literal["outline", "scene"]
 
 
+@cache
 def schema_for(kind: Kind) -> dict[str, Any]:
-    """The JSON schema a model must answer with: creative fields only."""
+    """The JSON schema a model must answer with: creative fields only (cached: it is slow)."""
     return (Outline if kind == "outline" else SceneDraft).model_json_schema()
 
 
+@cache
 def json_instruction(kind: Kind) -> str:
     """Said in every mode, so servers without structured output still get the shape."""
     schema = json.dumps(schema_for(kind), separators=(",", ":"))

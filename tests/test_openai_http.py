@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import fast_policy
 
-from storygen import RunFailedError, RunStore, Script, ScriptRequest, generate
+from storygen import RunFailedError, RunStore, Script, ScriptRequest, generate, resume
 from storygen.backends.openai_compat import OpenAIBackend, mask
 from storygen.config import BackendConfig
 from storygen.events import Event, SceneRetrying
@@ -180,3 +180,18 @@ def test_run_store_and_errors_never_hold_the_key(serve: Serve, tmp_path: Path) -
     saved = json.loads((run_dir / "backend.json").read_text())
     assert saved["kind"] == "openai" and saved["base_url"] == server.url
     assert KEY not in script.model_dump_json() and KEY not in repr(b.config)
+
+
+def test_failed_http_run_resumes_with_the_key_from_the_environment(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(script={"scene3": ["500"] * 4})
+    with pytest.raises(RunFailedError, match="scene 3 failed") as info:
+        generate(
+            short(concurrency=1), backend(server), store=RunStore(tmp_path), policy=fast_policy()
+        )
+    monkeypatch.setenv("STORYGEN_API_KEYS", KEY)
+    server.config.script.clear()  # the server recovered
+    script = resume(info.value.run_dir or "", policy=fast_policy())  # backend rebuilt from disk
+    assert [s.index for s in script.scenes] == list(range(1, 7))
+    assert script.meta.backend == "openai"

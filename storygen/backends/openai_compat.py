@@ -43,8 +43,10 @@ Mode = Literal["json_schema", "json_object", "prompt"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")
 M = TypeVar("M", bound=BaseModel)
 
-# Detected once per (server, model): which structured-output mode it accepts.
+# Detected once per (server, model): which structured-output mode it accepts, and
+# whether it wants max_completion_tokens and refuses temperature (reasoning models).
 _server_modes: dict[tuple[str, str], Mode] = {}
+_server_quirks: dict[tuple[str, str], set[str]] = {}
 
 
 def mask(key: str) -> str:
@@ -79,6 +81,16 @@ def retry_after_s(headers: Any) -> float | None:
 def _mentions_format(exc: openai.APIStatusError) -> bool:
     text = f"{exc.message} {exc.body}".lower()
     return any(w in text for w in ("response_format", "json_schema", "json_object", "json mode"))
+
+
+def _quirk(exc: openai.APIStatusError) -> str | None:
+    """A parameter this model refuses, which we can do without."""
+    text = f"{exc.message} {exc.body}".lower()
+    if "max_tokens" in text and "max_completion_tokens" in text:
+        return "max_completion_tokens"
+    if "temperature" in text and ("unsupported" in text or "not support" in text):
+        return "no_temperature"
+    return None
 
 
 @dataclass
@@ -147,13 +159,21 @@ class OpenAIBackend:
     def mode(self) -> Mode:
         return _server_modes.get((self.base_url, self.model), "json_schema")
 
-    def _format(self, kind: Kind, mode: Mode) -> dict[str, Any] | None:
+    def _params(self, kind: Kind, mode: Mode) -> dict[str, Any]:
+        quirks = _server_quirks.get((self.base_url, self.model), set())
+        params: dict[str, Any] = {}
+        if "no_temperature" not in quirks:
+            params["temperature"] = self.config.temperature
+        limit = "max_completion_tokens" if "max_completion_tokens" in quirks else "max_tokens"
+        params[limit] = self.config.max_tokens
         if mode == "json_schema":
-            return {
+            params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": kind, "schema": schema_for(kind), "strict": False},
             }
-        return {"type": "json_object"} if mode == "json_object" else None
+        elif mode == "json_object":
+            params["response_format"] = {"type": "json_object"}
+        return params
 
     def _error(self, exc: Exception) -> Exception:
         """SDK errors to ours: transient ones are retried, permanent ones say what to fix."""
@@ -196,21 +216,23 @@ class OpenAIBackend:
             booking = await session.limiter.acquire(estimate)
             while True:
                 mode = self.mode()
-                fmt = self._format(kind, mode)
                 try:
                     response = await session.clients[k].chat.completions.create(
                         model=self.model,
                         messages=messages,  # type: ignore[arg-type]
-                        temperature=self.config.temperature,
-                        max_tokens=self.config.max_tokens,
                         seed=seed,
                         extra_headers={"X-Storygen-Attempt": str(attempt)},
-                        **({"response_format": fmt} if fmt else {}),  # type: ignore[arg-type]
+                        **self._params(kind, mode),
                     )
                     break
                 except openai.APIStatusError as exc:
+                    server = (self.base_url, self.model)
+                    quirks = _server_quirks.setdefault(server, set())
+                    if exc.status_code in (400, 422) and (q := _quirk(exc)) and q not in quirks:
+                        quirks.add(q)
+                        continue  # same attempt, without the refused parameter
                     if exc.status_code in (400, 422) and mode != "prompt" and _mentions_format(exc):
-                        _server_modes[(self.base_url, self.model)] = MODES[MODES.index(mode) + 1]
+                        _server_modes[server] = MODES[MODES.index(mode) + 1]
                         continue  # same attempt, simpler mode
                     error = self._error(exc)
                     if isinstance(error, RateLimitedError):

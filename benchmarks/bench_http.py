@@ -1,0 +1,113 @@
+"""The real HTTP path (openai SDK -> serve-sim in another process) against the in-process
+simulated backend, on the same request and the same drawn latencies.
+
+    python -m benchmarks.bench_http [--repeat 2] [--time-scale 0.0125]
+
+Prints both tables, the speedup difference per configuration, and the overhead HTTP adds
+to one call (mean measured call time minus the in-process drawn latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from storygen import ScriptRequest
+from storygen.backends.openai_compat import OpenAIBackend
+from storygen.bench import run_bench
+from storygen.config import BackendConfig
+
+OUT = Path(__file__).resolve().parent / "results"
+KEY = "sk-bench-0000000000"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(time_scale: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storygen", "serve-sim", "--port", str(port),
+         "--time-scale", str(time_scale)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/sim/stats", timeout=1).close()
+            return proc, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("serve-sim did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--time-scale", type=float, default=0.0125)
+    args = parser.parse_args()
+    base = ScriptRequest(idea="A lighthouse keeper finds a map to a drowned city", duration_s=600)
+    plan = dict(strategies=("batched", "windowed", "outline"), sizes=(5, 10, 25))
+    service: dict[str, list[float]] = {"sim": [], "http": []}
+
+    def keep(kind: str):  # type: ignore[no-untyped-def]
+        def on_result(name: str, size: int, r: int, script) -> None:  # type: ignore[no-untyped-def]
+            service[kind] += [t.service_s for t in script.meta.timeline]
+
+        return on_result
+
+    sim = run_bench(
+        base, **plan, time_scale=args.time_scale, repeat=args.repeat, on_result=keep("sim")
+    )
+    proc, url = _start_server(args.time_scale)
+    try:
+        config = BackendConfig.build_config(
+            kind="openai", base_url=url, model="storygen-sim-1", api_keys=[KEY],
+            per_key_concurrency=100,
+        )  # fmt: skip
+        http = run_bench(
+            base, **plan, time_scale=args.time_scale, repeat=args.repeat,
+            on_result=keep("http"), make_backend=lambda: OpenAIBackend(config),
+        )  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    rows = []
+    for a, b in zip(sim, http, strict=True):
+        rows.append(
+            {
+                "strategy": a.strategy,
+                "concurrency": a.concurrency,
+                "speedup_in_process": a.speedup,
+                "speedup_http": b.speedup,
+                "difference_pct": round(100 * (b.speedup - a.speedup) / a.speedup, 1),
+                "wall_in_process_s": a.wall_time_s,
+                "wall_http_s": b.wall_time_s,
+            }
+        )
+    overhead_ms = 1000 * (statistics.fmean(service["http"]) - statistics.fmean(service["sim"]))
+    header = list(rows[0])
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(str(row[h]) for h in header))
+    mean_call_ms = 1000 * statistics.fmean(service["sim"])
+    print(f"HTTP overhead per call: {overhead_ms:.1f} ms (mean call {mean_call_ms:.0f} ms)")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "http.json").write_text(
+        json.dumps({"rows": rows, "overhead_ms_per_call": round(overhead_ms, 2)}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,8 @@ class SimServerConfig:
     exhausted_keys: frozenset[str] = frozenset()
     models: tuple[str, ...] = (SIM_MODEL, "gpt-4o-mini")
     structured: Structured = "json_schema"
+    # play a reasoning model: refuse max_tokens (wants max_completion_tokens) and temperature
+    reasoning_model: bool = False
     # scripted faults for tests: call ("outline", "scene3") -> one entry per attempt:
     # "ok", "500", "timeout", "malformed", or "429:<retry-after seconds>"
     script: dict[str, list[str]] = field(default_factory=dict)
@@ -138,6 +140,19 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         model = body.get("model")
         if model not in config.models:
             return _error(404, f"The model `{model}` does not exist.", "model_not_found")
+        if config.reasoning_model and "max_tokens" in body:
+            return _error(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "unsupported_parameter",
+            )
+        if config.reasoning_model and body.get("temperature") not in (None, 1):
+            return _error(
+                400,
+                "Unsupported value: 'temperature' does not support 0.9 with this model.",
+                "unsupported_value",
+            )
         fmt = (body.get("response_format") or {}).get("type")
         supported = {"json_schema": {"json_schema", "json_object"}, "json_object": {"json_object"}}
         if fmt and fmt not in supported.get(config.structured, set()):

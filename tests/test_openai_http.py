@@ -170,6 +170,16 @@ def test_server_without_structured_output_falls_back_once(serve: Serve) -> None:
     assert b.mode() == "prompt"
 
 
+def test_reasoning_model_parameters_are_adapted_once(serve: Serve) -> None:
+    server = serve(reasoning_model=True)
+    script = run(short(concurrency=1), backend(server))
+    assert len(script.scenes) == 6
+    # two refused calls taught the backend; every later call went through first time
+    assert server.state.requests_by_key[KEY] == 6 + 2
+    again = run(short(concurrency=5, seed=1), backend(server, model="gpt-4o-mini"))
+    assert len(again.scenes) == 6  # concurrent calls learning at once do not fail each other
+
+
 def test_run_store_and_errors_never_hold_the_key(serve: Serve, tmp_path: Path) -> None:
     server = serve()
     b = backend(server)

@@ -214,6 +214,7 @@ class OpenAIBackend:
         estimate = sum(estimate_tokens(m["content"]) for m in messages) + self.config.max_tokens
         async with session.pool.key() as k:
             booking = await session.limiter.acquire(estimate)
+            adapted: set[str] = set()
             while True:
                 mode = self.mode()
                 try:
@@ -226,13 +227,14 @@ class OpenAIBackend:
                     )
                     break
                 except openai.APIStatusError as exc:
-                    server = (self.base_url, self.model)
-                    quirks = _server_quirks.setdefault(server, set())
-                    if exc.status_code in (400, 422) and (q := _quirk(exc)) and q not in quirks:
-                        quirks.add(q)
+                    server, refused = (self.base_url, self.model), exc.status_code in (400, 422)
+                    if refused and (q := _quirk(exc)) and q not in adapted:
+                        adapted.add(q)  # once per call: a second refusal is real
+                        _server_quirks.setdefault(server, set()).add(q)
                         continue  # same attempt, without the refused parameter
-                    if exc.status_code in (400, 422) and mode != "prompt" and _mentions_format(exc):
-                        _server_modes[server] = MODES[MODES.index(mode) + 1]
+                    if refused and mode != "prompt" and _mentions_format(exc):
+                        simpler = MODES.index(mode) + 1  # only ever step down
+                        _server_modes[server] = MODES[max(simpler, MODES.index(self.mode()))]
                         continue  # same attempt, simpler mode
                     error = self._error(exc)
                     if isinstance(error, RateLimitedError):

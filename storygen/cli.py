@@ -18,6 +18,7 @@ from storygen.config import openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
 from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
 from storygen.models import STRATEGIES, Script, ScriptRequest
+from storygen.pricing import estimate_cost
 from storygen.retry import RetryPolicy
 from storygen.runner import generate, resume
 from storygen.store import RunStore
@@ -198,9 +199,16 @@ def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | No
         print(f"script: {out}")
     if run_path is not None:
         print(f"run directory: {run_path}")
+    meta = script.meta
     print(
-        f"{len(script.scenes)} scenes in {script.meta.wall_time_s:.2f} s "
-        f"({script.meta.strategy}, concurrency {script.meta.concurrency})"
+        f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s "
+        f"({meta.strategy}, concurrency {meta.concurrency})"
+    )
+    cost = estimate_cost(meta.model, meta.prompt_tokens, meta.completion_tokens)
+    shown = "n/a (model not in the price table)" if cost is None else f"${cost:.4f}"
+    print(
+        f"tokens: {meta.prompt_tokens} prompt, {meta.completion_tokens} completion; "
+        f"estimated cost {shown}"
     )
 
 

@@ -104,7 +104,7 @@ def main() -> None:
     mean_call_ms = 1000 * statistics.fmean(service["sim"])
     print(f"HTTP overhead per call: {overhead_ms:.1f} ms (mean call {mean_call_ms:.0f} ms)")
     OUT.mkdir(exist_ok=True)
-    (OUT / "http.json").write_text(
+    (OUT / f"http_ts{args.time_scale:g}.json").write_text(
         json.dumps({"rows": rows, "overhead_ms_per_call": round(overhead_ms, 2)}, indent=2)
     )
 

@@ -1,0 +1,344 @@
+"""Timelines and scripts as pandas DataFrames: the one place the dashboard's numbers come from.
+
+Every metric follows DESIGN.md: wall time, speedup vs sequential, efficiency, ideal makespan,
+context lag, batch time (first start to last end) and straggler wait (batch time minus the
+median call time in the batch). Charts and pages only read these frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from storygen.bench import ideal_of, mean_lag
+from storygen.models import Scene, SceneTiming, Script
+from storygen.pricing import estimate_cost
+from storygen.store import RunInfo
+from storygen.worker import Baseline, config_label
+
+SCENE_COLUMNS = (
+    "config",
+    "strategy",
+    "kind",
+    "scene",
+    "batch",
+    "start_s",
+    "end_s",
+    "call_s",
+    "service_s",
+    "wait_s",
+    "attempts",
+    "context_lag",
+    "context_size",
+    "had_outline",
+    "prompt_tokens",
+    "completion_tokens",
+)
+SUMMARY_COLUMNS = (
+    "config",
+    "strategy",
+    "concurrency",
+    "scenes",
+    "wall_time_s",
+    "sequential_s",
+    "baseline",
+    "speedup",
+    "efficiency",
+    "ideal_makespan_s",
+    "measured_over_ideal",
+    "mean_context_lag",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "model",
+    "cost_usd",
+)
+
+
+def labels_for(scripts: Sequence[Script]) -> list[str]:
+    """Configuration labels, numbered when the same configuration appears twice."""
+    base = [config_label(s.request.strategy, s.request.concurrency) for s in scripts]
+    out: list[str] = []
+    for i, label in enumerate(base):
+        repeated = base.count(label) > 1
+        out.append(f"{label} #{base[:i].count(label) + 1}" if repeated else label)
+    return out
+
+
+def scene_frame(
+    timings: Iterable[SceneTiming],
+    config: str = "",
+    strategy: str = "",
+    outline: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """One row a scene (plus one for the outline call, scene 0), in index order.
+
+    ``wait_s`` is how long a finished scene's slot idles until its batch's straggler ends:
+    only batched runs have that barrier, so it is 0 for every other strategy.
+    """
+    rows = [
+        {
+            "config": config,
+            "strategy": strategy,
+            "kind": "scene",
+            "scene": t.index,
+            "batch": t.group,
+            "start_s": t.start_s,
+            "end_s": t.end_s,
+            "call_s": t.end_s - t.start_s,
+            "service_s": t.service_s,
+            "wait_s": 0.0,
+            "attempts": t.attempts,
+            "context_lag": t.context_lag,
+            "context_size": t.context_size,
+            "had_outline": t.had_outline,
+            "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens,
+        }
+        for t in sorted(timings, key=lambda t: t.index)
+    ]
+    if outline is not None:
+        start, end = outline
+        rows.insert(
+            0,
+            {
+                **dict.fromkeys(SCENE_COLUMNS, 0),
+                "config": config,
+                "strategy": strategy,
+                "kind": "outline",
+                "start_s": start,
+                "end_s": end,
+                "call_s": end - start,
+                "service_s": end - start,
+                "had_outline": False,
+            },
+        )
+    df = pd.DataFrame(rows, columns=list(SCENE_COLUMNS))
+    if strategy == "batched" and not df.empty:
+        scenes = df["kind"] == "scene"
+        batch_end = df[scenes].groupby("batch")["end_s"].transform("max")
+        df.loc[scenes, "wait_s"] = batch_end - df.loc[scenes, "end_s"]
+    return df
+
+
+def _outline_span(script: Script) -> tuple[float, float] | None:
+    meta = script.meta
+    if meta.outline_start_s is None or meta.outline_end_s is None:
+        return None
+    return (meta.outline_start_s, meta.outline_end_s)
+
+
+def scenes_of(scripts: Sequence[Script], labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every scene of every run, labelled by configuration, for the timeline chart."""
+    labels = list(labels) if labels is not None else labels_for(scripts)
+    frames = [
+        scene_frame(s.meta.timeline, label, s.request.strategy, _outline_span(s))
+        for s, label in zip(scripts, labels, strict=True)
+    ]
+    if not frames:
+        return pd.DataFrame(columns=list(SCENE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def batch_frame(scenes: pd.DataFrame) -> pd.DataFrame:
+    """Per batch: first start to last end, its median call and the wait for its straggler.
+
+    Sequential runs have no batches and are left out.
+    """
+    df = scenes[(scenes["kind"] == "scene") & (scenes["strategy"] != "sequential")]
+    columns = [
+        "config",
+        "strategy",
+        "batch",
+        "scenes",
+        "start_s",
+        "end_s",
+        "batch_time_s",
+        "median_call_s",
+        "slowest_call_s",
+        "straggler_wait_s",
+    ]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = df.groupby(["config", "batch"], sort=False)
+    out = grouped.agg(
+        strategy=("strategy", "first"),
+        scenes=("scene", "count"),
+        start_s=("start_s", "min"),
+        end_s=("end_s", "max"),
+        median_call_s=("call_s", "median"),
+        slowest_call_s=("call_s", "max"),
+    ).reset_index()
+    out["batch_time_s"] = out["end_s"] - out["start_s"]
+    out["straggler_wait_s"] = (out["batch_time_s"] - out["median_call_s"]).clip(lower=0.0)
+    return out[columns]
+
+
+def sequential_estimate(script: Script) -> float:
+    """What writing these very calls one after another would take: the sum of call times."""
+    return math.fsum(t.service_s for t in script.meta.timeline)
+
+
+def _same_work(a: Script, b: Script) -> bool:
+    """Same request apart from the scheduling, so one run is a fair baseline for the other."""
+    neutral = {"strategy": "sequential", "concurrency": 1, "lag_allowance": None}
+    return a.request.model_copy(update=neutral) == b.request.model_copy(update=neutral)
+
+
+def measured_baseline(
+    scripts: Sequence[Script], settings: Sequence[dict[str, object]] | None = None
+) -> Script | None:
+    """A sequential run of the same request as every other run, if the selection has one.
+
+    With the runs' backend ``settings``, they must match too: a time scale of 1 against one
+    of 0.01 is no baseline.
+    """
+    seq = next((s for s in scripts if s.request.strategy == "sequential"), None)
+    if seq is None or not all(_same_work(seq, s) for s in scripts):
+        return None
+    if settings is not None and any(s != settings[0] for s in settings):
+        return None
+    return seq
+
+
+def summary_frame(
+    scripts: Sequence[Script],
+    labels: Sequence[str] | None = None,
+    *,
+    baseline: Baseline = "measured",
+) -> pd.DataFrame:
+    """One row a configuration: the numbers a user weighs against each other.
+
+    ``baseline="measured"`` divides by the wall time of the sequential run in ``scripts``
+    (same request, same simulated latencies); ``"estimated"`` divides each run's own sum of
+    call times by its wall time, as one does with a paid API. Unknown prices stay NaN.
+    """
+    labels = list(labels) if labels is not None else labels_for(scripts)
+    seq: Script | None = None
+    if baseline == "measured":
+        seq = measured_baseline(scripts)
+        if seq is None:
+            raise ValueError(
+                "a measured baseline needs a sequential run of the same request; "
+                "use baseline='estimated'"
+            )
+    rows = []
+    for script, label in zip(scripts, labels, strict=True):
+        meta, req = script.meta, script.request
+        wall = meta.wall_time_s
+        sequential = seq.meta.wall_time_s if seq is not None else sequential_estimate(script)
+        speedup = sequential / wall if wall > 0 else math.nan
+        ideal = ideal_of(script) if meta.timeline else math.nan
+        cost = estimate_cost(meta.model, meta.prompt_tokens, meta.completion_tokens)
+        rows.append(
+            {
+                "config": label,
+                "strategy": req.strategy,
+                "concurrency": meta.concurrency,
+                "scenes": len(script.scenes),
+                "wall_time_s": wall,
+                "sequential_s": sequential,
+                "baseline": baseline,
+                "speedup": speedup,
+                "efficiency": speedup / meta.concurrency,
+                "ideal_makespan_s": ideal,
+                "measured_over_ideal": wall / ideal if ideal and ideal > 0 else math.nan,
+                "mean_context_lag": mean_lag(script) if meta.timeline else math.nan,
+                "prompt_tokens": meta.prompt_tokens,
+                "completion_tokens": meta.completion_tokens,
+                "total_tokens": meta.prompt_tokens + meta.completion_tokens,
+                "model": meta.model,
+                "cost_usd": math.nan if cost is None else cost,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _money(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"${value:.4f}"
+
+
+def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as people read it: units in headers, "n/a" for unknown cost."""
+    estimated = summary["baseline"] == "estimated"
+    speedup = summary["speedup"].map(lambda x: f"{x:.2f}x")
+    return pd.DataFrame(
+        {
+            "Configuration": summary["config"],
+            "Wall time (s)": summary["wall_time_s"].round(3),
+            "Speedup": speedup.where(~estimated, speedup + " (est.)"),
+            "Efficiency": summary["efficiency"].round(2),
+            "Mean context lag (scenes)": summary["mean_context_lag"].round(2),
+            "Measured ÷ ideal": summary["measured_over_ideal"].round(3),
+            "Tokens": summary["total_tokens"],
+            "Cost (USD)": summary["cost_usd"].map(_money),
+        }
+    )
+
+
+def script_frame(scenes: Sequence[Scene]) -> pd.DataFrame:
+    """The script as a table, one row a scene, lists joined readably (as in the CSV export)."""
+    return pd.DataFrame(
+        [
+            {
+                "scene": s.index,
+                "duration_s": s.duration_s,
+                "title": s.title,
+                "location": s.location,
+                "characters": ", ".join(s.characters),
+                "camera": s.camera,
+                "narration": s.narration,
+                "dialogues": "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
+                "visual_prompt": s.visual_prompt,
+            }
+            for s in sorted(scenes, key=lambda s: s.index)
+        ],
+        columns=[
+            "scene",
+            "duration_s",
+            "title",
+            "location",
+            "characters",
+            "camera",
+            "narration",
+            "dialogues",
+            "visual_prompt",
+        ],
+    )
+
+
+def latest_first(scenes: Sequence[Scene], timings: Sequence[SceneTiming]) -> pd.DataFrame:
+    """The script table with the most recently finished scene on top, for a live view."""
+    finished = {t.index: t.end_s for t in timings}
+    table = script_frame(scenes)
+    order = table["scene"].map(lambda k: finished.get(k, -1.0))
+    return table.iloc[order.argsort()[::-1]].reset_index(drop=True)
+
+
+def _when(created: str) -> str:
+    try:
+        return datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return created
+
+
+def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
+    """The run store's history, newest first as the store lists it."""
+    return pd.DataFrame(
+        [
+            {
+                "run": i.run_id,
+                "date": _when(i.created),
+                "idea": i.idea if len(i.idea) <= 60 else i.idea[:59] + "…",
+                "strategy": config_label(i.strategy, i.concurrency),
+                "scenes": f"{i.scenes_done}/{i.scenes_total}",
+                "status": i.status,
+                "wall time (s)": None if i.wall_time_s is None else round(i.wall_time_s, 3),
+            }
+            for i in infos
+        ],
+        columns=["run", "date", "idea", "strategy", "scenes", "status", "wall time (s)"],
+    )

@@ -1,0 +1,304 @@
+"""DataFrames from storygen.analysis into Plotly figures; no Streamlit here.
+
+The four figures of a comparison: a timeline of every scene per configuration, time per
+batch, speedup against the ideal, and speed against context lag. A PNG export uses kaleido
+with the installed Chromium, kept off the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Adjacent batches must differ; ten colours cycle over the batches of a run.
+BATCH_COLOURS = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#B279A2",
+    "#EECA3B",
+    "#9D755D",
+    "#FF9DA6",
+    "#2F4B7C",
+)
+STRATEGY_COLOURS = {
+    "sequential": "#7F7F7F",
+    "batched": "#4C78A8",
+    "windowed": "#54A24B",
+    "outline": "#F58518",
+}
+WAIT_COLOUR = "rgba(160, 160, 160, 0.45)"
+OUTLINE_COLOUR = "#3B3B3B"
+ESTIMATED_NOTE = "sequential estimated from measured call times"
+_FONT = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xref": "paper", "xanchor": "left"},
+        height=height,
+        template="plotly_white",
+        font=_FONT,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    return fig
+
+
+def _empty(title: str, message: str, height: int = 320) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height)
+
+
+def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene") -> go.Figure:
+    """A Gantt lane per configuration; colour is the batch, grey is a slot waiting for the
+    batch's straggler, dark grey is the outline call of plan-then-write."""
+    if scenes.empty:
+        return _empty(title, "No scene has finished yet.")
+    configs = list(dict.fromkeys(scenes["config"]))
+    n = len(configs)
+    max_scene = int(scenes["scene"].max())
+    row_px = max(140, min(300, 3 * max_scene + 40))
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[c or "this run" for c in configs],
+        vertical_spacing=min(0.08, 0.35 / n) if n > 1 else 0.0,
+    )
+    shown_wait = shown_plan = False
+    for row, config in enumerate(configs, start=1):
+        df = scenes[scenes["config"] == config]
+        plan = df[df["kind"] == "outline"]
+        body = df[df["kind"] == "scene"]
+        if not plan.empty:
+            fig.add_trace(
+                go.Bar(
+                    y=plan["scene"],
+                    x=plan["call_s"],
+                    base=plan["start_s"],
+                    orientation="h",
+                    marker_color=OUTLINE_COLOUR,
+                    name="outline call",
+                    legendgroup="outline",
+                    showlegend=not shown_plan,
+                    hovertemplate="outline %{base:.2f}s → +%{x:.2f}s<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            shown_plan = True
+        colours = [BATCH_COLOURS[(int(b) - 1) % len(BATCH_COLOURS)] for b in body["batch"]]
+        fig.add_trace(
+            go.Bar(
+                y=body["scene"],
+                x=body["call_s"],
+                base=body["start_s"],
+                orientation="h",
+                marker={"color": colours, "line": {"width": 0}},
+                customdata=body[["batch", "context_lag", "attempts"]].to_numpy(),
+                name=config or "scenes",
+                showlegend=False,
+                hovertemplate=(
+                    "scene %{y} · batch %{customdata[0]}<br>"
+                    "start %{base:.2f}s · call %{x:.2f}s<br>"
+                    "context lag %{customdata[1]} · attempts %{customdata[2]}<extra></extra>"
+                ),
+            ),
+            row=row,
+            col=1,
+        )
+        waiting = body[body["wait_s"] > 0]
+        if not waiting.empty:
+            fig.add_trace(
+                go.Bar(
+                    y=waiting["scene"],
+                    x=waiting["wait_s"],
+                    base=waiting["end_s"],
+                    orientation="h",
+                    marker={"color": WAIT_COLOUR, "line": {"width": 0}},
+                    name="waiting for the batch's straggler",
+                    legendgroup="wait",
+                    showlegend=not shown_wait,
+                    hovertemplate="scene %{y} idle %{x:.2f}s for its batch<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            shown_wait = True
+        fig.update_yaxes(
+            autorange="reversed", title_text="scene", row=row, col=1, showgrid=False, zeroline=False
+        )
+    fig.update_xaxes(title_text="seconds since the run started", row=n, col=1)
+    fig.update_layout(barmode="overlay", bargap=0.15)
+    return _layout(fig, title, 90 + n * row_px)
+
+
+def batch_time_figure(batches: pd.DataFrame, title: str = "Time per batch") -> go.Figure:
+    """Per batch, its median call and on top the time it waited for its straggler."""
+    if batches.empty:
+        return _empty(title, "Sequential runs have no batches.")
+    fig = go.Figure()
+    configs = list(dict.fromkeys(batches["config"]))
+    for i, config in enumerate(configs):
+        df = batches[batches["config"] == config]
+        colour = BATCH_COLOURS[i % len(BATCH_COLOURS)]
+        fig.add_trace(
+            go.Bar(
+                x=df["batch"],
+                y=df["median_call_s"],
+                offsetgroup=config,
+                legendgroup=config,
+                name=f"{config}: median call",
+                marker_color=colour,
+                hovertemplate=f"{config} batch %{{x}}: median call %{{y:.2f}}s<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                x=df["batch"],
+                y=df["straggler_wait_s"],
+                base=df["median_call_s"],
+                offsetgroup=config,
+                legendgroup=config,
+                name=f"{config}: straggler wait",
+                marker={"color": colour, "opacity": 0.45, "pattern": {"shape": "/"}},
+                hovertemplate=f"{config} batch %{{x}}: waited %{{y:.2f}}s more<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="batch", dtick=1 if batches["batch"].max() <= 30 else None)
+    fig.update_yaxes(title_text="batch time (s)")
+    fig.update_layout(barmode="group", bargap=0.2)
+    return _layout(fig, title, 420)
+
+
+def speedup_figure(summary: pd.DataFrame, title: str = "Speedup vs sequential") -> go.Figure:
+    """Measured speedup per configuration against the ideal line speedup = concurrency."""
+    if summary.empty:
+        return _empty(title, "No finished run.")
+    if (summary["baseline"] == "estimated").any():
+        title = f"{title} ({ESTIMATED_NOTE})"
+    top = max(int(summary["concurrency"].max()), 1)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[1, top],
+            y=[1, top],
+            mode="lines",
+            line={"dash": "dash", "color": "#9A9A9A"},
+            name="ideal: speedup = concurrency",
+            hoverinfo="skip",
+        )
+    )
+    for strategy, df in summary.groupby("strategy", sort=False):
+        df = df.sort_values("concurrency")
+        fig.add_trace(
+            go.Scatter(
+                x=df["concurrency"],
+                y=df["speedup"],
+                mode="lines+markers+text",
+                text=[f"{x:.2f}x" for x in df["speedup"]],
+                textposition="bottom right",
+                marker={"size": 11, "color": STRATEGY_COLOURS.get(str(strategy), "#444")},
+                line={"color": STRATEGY_COLOURS.get(str(strategy), "#444")},
+                name=str(strategy),
+                customdata=df[["config", "efficiency"]].to_numpy(),
+                hovertemplate=(
+                    "%{customdata[0]}: %{y:.2f}x, efficiency %{customdata[1]:.2f}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_xaxes(title_text="concurrency (batch size or window)", range=[0, top * 1.12 + 0.5])
+    fig.update_yaxes(title_text="speedup (x)", range=[0, max(top, summary["speedup"].max()) * 1.1])
+    return _layout(fig, title, 420)
+
+
+def tradeoff_figure(
+    summary: pd.DataFrame, title: str = "Speed vs context lag: what a user is choosing"
+) -> go.Figure:
+    """Each configuration as a point: how much faster, and how much story it did not see."""
+    if summary.empty:
+        return _empty(title, "No finished run.")
+    if (summary["baseline"] == "estimated").any():
+        title = f"{title} ({ESTIMATED_NOTE})"
+    fig = go.Figure()
+    for strategy, df in summary.groupby("strategy", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=df["mean_context_lag"],
+                y=df["speedup"],
+                mode="markers+text",
+                text=list(df["config"]),
+                textposition="middle right",
+                marker={"size": 13, "color": STRATEGY_COLOURS.get(str(strategy), "#444")},
+                name=str(strategy),
+                hovertemplate="%{text}: %{y:.2f}x at a mean lag of %{x:.2f} scenes<extra></extra>",
+            )
+        )
+    lag = float(summary["mean_context_lag"].max())
+    # Room on the right for the labels, a little on the left for the sequential point.
+    fig.update_xaxes(
+        title_text="mean context lag (earlier scenes not yet written)",
+        range=[-0.05 * lag - 0.1, lag * 1.3 + 0.6],
+    )
+    fig.update_yaxes(title_text="speedup (x)", range=[0, float(summary["speedup"].max()) * 1.15])
+    return _layout(fig, title, 420)
+
+
+def comparison_figures(
+    scenes: pd.DataFrame, batches: pd.DataFrame, summary: pd.DataFrame
+) -> dict[str, go.Figure]:
+    """The four charts of a comparison, by a file-friendly name."""
+    return {
+        "timeline": timeline_figure(scenes),
+        "batch_time": batch_time_figure(batches),
+        "speedup": speedup_figure(summary),
+        "tradeoff": tradeoff_figure(summary),
+    }
+
+
+def chromium_path() -> str | None:
+    """The browser kaleido will use: BROWSER_PATH, else a Chromium or Chrome on PATH."""
+    if os.environ.get("BROWSER_PATH"):
+        return os.environ["BROWSER_PATH"]
+    names: Sequence[str] = ("chromium", "chromium-browser", "google-chrome", "chrome")
+    return next((p for n in names if (p := shutil.which(n))), None)
+
+
+def png_unavailable_reason() -> str | None:
+    """Why a PNG cannot be rendered here, or None when it can."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return "PNG export needs kaleido (pip install 'kaleido>=1.0')."
+    if chromium_path() is None:
+        return "PNG export needs a Chromium: apt-get install chromium."
+    return None
+
+
+def figure_png(fig: go.Figure, width: int = 1200, height: int | None = None) -> bytes:
+    """A PNG through kaleido and the installed Chromium.
+
+    MathJax off and a dead loopback proxy: the headless browser renders a local page and
+    must not reach for the network (kaleido would otherwise load MathJax from a CDN).
+    """
+    import kaleido
+
+    height = height or int(fig.layout.height or 500)
+    return bytes(
+        kaleido.calc_fig_sync(
+            fig.to_dict(),
+            opts={"format": "png", "width": width, "height": height, "scale": 1},
+            kopts={"mathjax": False, "proxy_server": "127.0.0.1:9"},
+        )
+    )

@@ -1,0 +1,396 @@
+"""Runs in the background while a page polls them; nothing here imports Streamlit.
+
+A Streamlit script reruns on every click and page switch, so a run must live outside it.
+A Job starts a child process that writes its runs (generate, resume, or the lanes of a
+comparison, all on one event loop) and a daemon thread here that reads the child's events
+from a pipe into each Lane's ProgressTracker, whose snapshot is thread-safe. Session state
+keeps the Job, a handle, never copies of its data.
+
+Why a process and not a thread: the dashboard's numbers are ratios of wall times, and in the
+app's process every UI refresh holds the GIL for milliseconds. That delay lands on each of
+a sequential run's 75 steps far more than on the 8 steps of batches of 10, and inflated
+speedups by ~15% at a demo time scale. The child is a fresh interpreter that imports only
+storygen (never the caller's __main__), so the engine keeps its own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from storygen.backends.base import Backend
+from storygen.backends.simulated import SimulatedBackend
+from storygen.config import BackendConfig, config_from_settings
+from storygen.engine import Prior, run_async
+from storygen.errors import InvalidRequestError, RunFailedError
+from storygen.events import ProgressTracker, Snapshot
+from storygen.models import Scene, SceneTiming, Script, ScriptRequest, StrategyName
+from storygen.store import RunDir, RunStore
+
+JobKind = Literal["generate", "resume", "compare"]
+Status = Literal["running", "finished", "failed"]
+Baseline = Literal["measured", "estimated"]
+DEFAULT_BATCH_SIZES = (3, 5, 10)
+
+
+def config_label(strategy: str, concurrency: int) -> str:
+    """ "batched(5)": the name a configuration has on every chart and table."""
+    return "sequential" if strategy == "sequential" else f"{strategy}({concurrency})"
+
+
+class Lane:
+    """One run's live state: progress, then either its script or a clear error."""
+
+    def __init__(
+        self,
+        label: str,
+        request: ScriptRequest,
+        run_dir: RunDir | None = None,
+        *,
+        prior: dict[int, tuple[Scene, SceneTiming]] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.label = label
+        self.request = request
+        self.run_dir = run_dir
+        self.prior = dict(prior or {})
+        self.tracker = ProgressTracker()
+        self.result: Script | None = None
+        self.error: str | None = None
+        self.failed_scene: int | None = None
+        self._secrets = tuple(s for s in secrets if s)
+        self._done = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def status(self) -> Status:
+        if not self.done:
+            return "running"
+        return "failed" if self.error is not None else "finished"
+
+    def snapshot(self) -> Snapshot:
+        return self.tracker.snapshot()
+
+    def scenes(self, snapshot: Snapshot | None = None) -> list[Scene]:
+        """Scenes written so far, a resumed run's earlier ones included, in index order."""
+        by_index = {k: scene for k, (scene, _) in self.prior.items()}
+        by_index.update({s.index: s for s in (snapshot or self.snapshot()).scenes})
+        return [by_index[k] for k in sorted(by_index)]
+
+    def timings(self, snapshot: Snapshot | None = None) -> list[SceneTiming]:
+        by_index = {k: timing for k, (_, timing) in self.prior.items()}
+        by_index.update({t.index: t for t in (snapshot or self.snapshot()).timings})
+        return [by_index[k] for k in sorted(by_index)]
+
+    def finish(self, script: Script) -> None:
+        self.result = script
+        self._done.set()
+
+    def fail(self, message: str, scene_index: int | None = None) -> None:
+        for secret in self._secrets:  # a provider may echo the key back in its error
+            message = message.replace(secret, "***")
+        self.error, self.failed_scene = message, scene_index
+        self._done.set()
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What the child runs for one lane."""
+
+    mode: Literal["generate", "resume"]
+    request: ScriptRequest
+    run_path: str | None
+    config: BackendConfig
+    fail_scenes: tuple[int, ...] = ()
+
+
+class Job:
+    """A child process writing one or more lanes, and the thread that listens to it."""
+
+    def __init__(
+        self, kind: JobKind, lanes: Sequence[Lane], *, estimated_baseline: bool = False
+    ) -> None:
+        self.kind = kind
+        self.lanes = tuple(lanes)
+        self.estimated_baseline = estimated_baseline
+        self.child_pid: int | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, tasks: Sequence[_Task]) -> Job:
+        child, events, errors = _spawn_child(pickle.dumps(list(tasks)))
+        self.child_pid = child.pid
+        self._thread = threading.Thread(
+            target=self._listen,
+            args=(child, events, errors),
+            name=f"storygen-{self.kind}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def _listen(self, child: subprocess.Popen[bytes], events: IO[bytes], errors: IO[bytes]) -> None:
+        """Feed the child's events to the lanes until it closes the pipe."""
+        try:
+            with events:
+                while True:
+                    try:
+                        message = pickle.load(events)
+                    except EOFError:
+                        break
+                    kind, i = message[0], message[1]
+                    if kind == "event":
+                        self.lanes[i].tracker(message[2])
+                    elif kind == "finished":
+                        self.lanes[i].finish(message[2])
+                    else:
+                        self.lanes[i].fail(message[2], message[3])
+            code = child.wait()
+            with errors:
+                errors.seek(0)
+                last = errors.read().decode(errors="replace").strip().splitlines()[-1:]
+            reason = f"exit {code}: {' '.join(last)}" if last else f"exit {code}"
+        except Exception as exc:  # a page must never poll a job that can no longer end
+            reason = f"{type(exc).__name__}: {exc}"
+        for lane in self.lanes:
+            if not lane.done:
+                lane.fail(f"the run stopped before it finished ({reason})")
+
+    @property
+    def done(self) -> bool:
+        return all(lane.done for lane in self.lanes)
+
+    @property
+    def status(self) -> Status:
+        if not self.done:
+            return "running"
+        return "failed" if any(lane.error for lane in self.lanes) else "finished"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once every lane is done (for scripts and tests; pages poll ``done``)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done
+
+    def scripts(self) -> list[Script]:
+        return [lane.result for lane in self.lanes if lane.result is not None]
+
+    @property
+    def baseline(self) -> Baseline:
+        """Measured when the sequential run exists and finished, estimated otherwise."""
+        if self.estimated_baseline:
+            return "estimated"
+        finished = [s.request.strategy for s in self.scripts()]
+        return "measured" if "sequential" in finished else "estimated"
+
+
+def _spawn_child(payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
+    """A fresh interpreter running ``child_main``; events come back on a private pipe."""
+    read_fd, write_fd = os.pipe()
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - read by the listener once the child exits
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"from storygen.worker import child_main; child_main({write_fd})"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        pass_fds=(write_fd,),
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    os.close(write_fd)  # the child holds its own copy: EOF then means the child is done
+    assert child.stdin is not None
+    with child.stdin:
+        child.stdin.write(payload)
+    return child, os.fdopen(read_fd, "rb"), errors
+
+
+def child_main(fd: int) -> None:
+    """The child process: every task on one event loop, each with its own backend; every
+    event and outcome pickled onto pipe ``fd``."""
+    tasks: list[_Task] = pickle.load(sys.stdin.buffer)
+    out = os.fdopen(fd, "wb")
+    listening = True
+
+    def send(message: tuple[Any, ...]) -> None:
+        nonlocal listening
+        if not listening:
+            return
+        try:
+            pickle.dump(message, out)
+            out.flush()
+        except OSError:  # the app went away: finish the runs anyway, they are on disk
+            listening = False
+
+    async def lane(i: int, task: _Task) -> None:
+        try:
+            run_dir = RunDir(Path(task.run_path)) if task.run_path else None
+            prior = None
+            if task.mode == "resume" and run_dir is not None:  # as storygen.resume does
+                prior = Prior(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+                run_dir.set_status("running", error=None)
+            script = await run_async(
+                task.request,
+                make_backend(task.config, task.fail_scenes),
+                subscribers=[lambda event: send(("event", i, event))],
+                run_dir=run_dir,
+                prior=prior,
+            )
+        except RunFailedError as exc:
+            send(("failed", i, str(exc), exc.scene_index))
+        except Exception as exc:
+            send(("failed", i, f"{type(exc).__name__}: {exc}", None))
+        else:
+            send(("finished", i, script))
+
+    async def all_lanes() -> None:
+        await asyncio.gather(*(lane(i, task) for i, task in enumerate(tasks)))
+
+    asyncio.run(all_lanes())
+    with contextlib.suppress(OSError):
+        out.close()
+
+
+def make_backend(config: BackendConfig, fail_scenes: Iterable[int] = ()) -> Backend:
+    """The configured backend; ``fail_scenes`` makes simulated scenes fail for good (a demo
+    of failure and resume that, like the CLI's flag, is never saved with the run)."""
+    fail = frozenset(fail_scenes)
+    if config.kind != "simulated" or not fail:
+        return config.build()
+    return SimulatedBackend(
+        time_scale=config.time_scale,
+        median_s=config.median_s,
+        sigma=config.sigma,
+        error_rate=config.error_rate,
+        rpm=config.sim_rpm,
+        fail_scenes=fail,
+    )
+
+
+def preflight(config: BackendConfig) -> None:
+    """Raise InvalidRequestError naming the field before a paid run starts, not after.
+
+    A missing key is caught here; reachability, model and key validity are checked by
+    ``storygen.config.check_backend`` (one call to the provider).
+    """
+    if config.kind != "openai":
+        return
+    if not config.key_values():
+        raise InvalidRequestError(
+            "an API key is needed for the OpenAI-compatible backend: enter one, put "
+            "OPENAI_API_KEY in .streamlit/secrets.toml, or set OPENAI_API_KEY",
+            "api_keys",
+        )
+    try:
+        from storygen.config import check_backend
+    except ImportError:
+        raise InvalidRequestError(
+            "this build cannot check an OpenAI-compatible backend yet "
+            "(storygen.config.check_backend is missing)",
+            "base_url",
+        ) from None
+    check_backend(config)
+
+
+def start_generate(
+    request: ScriptRequest,
+    config: BackendConfig,
+    *,
+    store: RunStore | None = None,
+    fail_scenes: Iterable[int] = (),
+) -> Job:
+    """Write ``request`` in the background; with a store every scene is checkpointed."""
+    run_dir = store.create(request, config.settings()) if store is not None else None
+    lane = Lane(
+        config_label(request.strategy, request.concurrency),
+        request,
+        run_dir,
+        secrets=config.key_values(),
+    )
+    run_path = str(run_dir.path) if run_dir else None
+    task = _Task("generate", request, run_path, config, tuple(fail_scenes))
+    return Job("generate", [lane]).start([task])
+
+
+def resume_config(run_dir: RunDir, config: BackendConfig | None = None) -> BackendConfig:
+    """The backend a run was saved with; its keys from ``config`` (the screen) or the env."""
+    saved = config_from_settings(run_dir.backend_settings())
+    if saved.kind == "openai" and config is not None and config.api_keys:
+        saved = saved.model_copy(update={"api_keys": list(config.api_keys)})
+    return saved
+
+
+def start_resume(run_dir: RunDir, config: BackendConfig | None = None) -> Job:
+    """Write only what a failed or interrupted run is missing, in the background."""
+    backend_config = resume_config(run_dir, config)
+    request = run_dir.request()
+    lane = Lane(
+        config_label(request.strategy, request.concurrency),
+        request,
+        run_dir,
+        prior=run_dir.load_checkpoint(),
+        secrets=backend_config.key_values(),
+    )
+    task = _Task("resume", request, str(run_dir.path), backend_config)
+    return Job("resume", [lane]).start([task])
+
+
+def comparison_plan(
+    batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
+    windows: Iterable[int] = (),
+    outline_windows: Iterable[int] = (),
+    *,
+    sequential: bool = True,
+) -> list[tuple[StrategyName, int]]:
+    """Sequential first (the baseline), then each strategy's sizes, ascending, once each."""
+    plan: list[tuple[StrategyName, int]] = [("sequential", 1)] if sequential else []
+    plan += [("batched", size) for size in sorted(set(batch_sizes))]
+    plan += [("windowed", size) for size in sorted(set(windows))]
+    plan += [("outline", size) for size in sorted(set(outline_windows))]
+    return plan
+
+
+def start_comparison(
+    base: ScriptRequest,
+    plan: Sequence[tuple[StrategyName, int]],
+    config: BackendConfig,
+    *,
+    store: RunStore | None = None,
+    measure_sequential: bool | None = None,
+) -> Job:
+    """The same request under every configuration of ``plan``, at once, side by side.
+
+    Each lane has its own backend with the same seed, so on the simulated backend every lane
+    meets the same drawn latencies and only scheduling differs. On a paid API the sequential
+    run is skipped unless ``measure_sequential``; its time is then estimated.
+    """
+    measure = config.kind == "simulated" if measure_sequential is None else measure_sequential
+    if not measure:
+        plan = [p for p in plan if p[0] != "sequential"]
+    if not plan:
+        raise InvalidRequestError("choose at least one configuration to compare", "plan")
+    fields = base.model_dump()
+    requests = [
+        ScriptRequest.build(**{**fields, "strategy": strategy, "concurrency": size})
+        for strategy, size in plan
+    ]
+    lanes: list[Lane] = []
+    tasks: list[_Task] = []
+    for request in requests:
+        run_dir = store.create(request, config.settings()) if store is not None else None
+        label = config_label(request.strategy, request.concurrency)
+        lanes.append(Lane(label, request, run_dir, secrets=config.key_values()))
+        tasks.append(_Task("generate", request, str(run_dir.path) if run_dir else None, config))
+    return Job("compare", lanes, estimated_baseline=not measure).start(tasks)

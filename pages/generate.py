@@ -1,0 +1,69 @@
+"""Generate: one script, live while it is written; a failure keeps its scenes and offers Resume."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storygen import InvalidRequestError, worker
+from ui import live, results, state
+from ui.forms import request_form
+from ui.shell import ensure_shell
+
+ensure_shell()
+
+st.title("Generate a script")
+st.caption(
+    "One scene per 8-second clip, written in parallel by the strategy you choose. "
+    "Every finished scene is saved at once, so a failed run can be resumed."
+)
+
+form = request_form("gen")
+with st.expander("Simulate a failure (to try Resume)"):
+    fail_scene = st.number_input(
+        "Scene that fails for good (0 = none)",
+        min_value=0,
+        value=0,
+        step=1,
+        key="gen_fail_scene",
+        help="Simulated backend only; not saved with the run, so Resume then succeeds.",
+    )
+
+job = state.job("generate")
+clicked = st.button("Write the script", type="primary", disabled=state.running("generate"))
+near_button = st.empty()
+if clicked:
+    request = form.build()
+    config = state.backend().ready(near_button) if request is not None else None
+    if request is not None and config is not None:
+        job = worker.start_generate(
+            request, config, store=state.store(), fail_scenes=[fail_scene] if fail_scene else []
+        )
+        state.set_job("generate", job)
+
+if job is not None:
+    st.divider()
+    lane = job.lanes[0]
+    if not job.done:
+        live.live_run(job, "gen")
+    elif lane.result is not None:
+        run_id = lane.run_dir.run_id if lane.run_dir else None
+        results.script_view(lane.result, key="gen", run_id=run_id)
+    else:
+        st.error(lane.error or "the run failed")
+        if lane.run_dir is not None:
+            st.caption(
+                f"Finished scenes are on disk in `{lane.run_dir.path}`; "
+                "Resume writes only the missing ones."
+            )
+            resume = st.button("Resume", type="primary", key="gen_resume")
+            resume_slot = st.empty()
+            if resume:
+                try:
+                    state.set_job(
+                        "generate", worker.start_resume(lane.run_dir, state.backend().config)
+                    )
+                except InvalidRequestError as exc:
+                    resume_slot.error(str(exc))
+                else:
+                    st.rerun()
+        results.partial_view(lane.scenes(), lane.timings(), lane.request, key="gen")

@@ -1,0 +1,96 @@
+"""Runs: the run store's history; open, resume, export or delete a run, compare several."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storygen import InvalidRequestError, analysis, worker
+from storygen.store import RunInfo
+from ui import results, state
+from ui.shell import ensure_shell
+
+ensure_shell()
+
+RESUMABLE = ("failed", "interrupted")
+
+st.title("Runs")
+store = state.store()
+infos = store.list()
+st.caption(f"Every run is saved in `{store.root}`: newest first.")
+if not infos:
+    st.info("No runs yet: write a script on Generate or run a comparison on Compare.")
+    st.stop()
+
+by_id: dict[str, RunInfo] = {i.run_id: i for i in infos}
+st.dataframe(analysis.runs_frame(infos), hide_index=True, key="runs_table")
+
+
+def _describe(run_id: str) -> str:
+    i = by_id[run_id]
+    idea = i.idea if len(i.idea) <= 40 else i.idea[:39] + "…"
+    label = analysis.config_label(i.strategy, i.concurrency)
+    return f"{run_id[:15]} · {label} · {idea} · {i.status}"
+
+
+def _delete(run_id: str) -> None:
+    """A callback, so that the widgets naming the run can be cleared before they are drawn."""
+    store.delete(run_id)
+    st.session_state["runs_open"] = None
+    st.session_state["runs_confirm"] = False
+    st.session_state["runs_compare"] = [
+        r for r in st.session_state.get("runs_compare", []) if r != run_id
+    ]
+
+
+st.subheader("Open a run")
+opened = st.selectbox(
+    "Run", list(by_id), index=None, format_func=_describe, key="runs_open", placeholder="Pick a run"
+)
+if opened is not None:
+    info = by_id[opened]
+    run_dir = store.open(opened)
+    if info.error:
+        st.error(info.error)
+    actions = st.columns([1, 1, 3], vertical_alignment="center")
+    resume = actions[0].button(
+        "Resume", type="primary", disabled=info.status not in RESUMABLE, key="runs_resume"
+    )
+    confirm = actions[2].checkbox("Yes, delete this run and its files", key="runs_confirm")
+    actions[1].button(
+        "Delete", disabled=not confirm, key="runs_delete", on_click=_delete, args=(opened,)
+    )
+    action_slot = st.empty()
+    if resume:
+        try:
+            job = worker.start_resume(run_dir, state.backend().config)
+        except InvalidRequestError as exc:
+            action_slot.error(str(exc))
+        else:
+            state.set_job("generate", job)
+            st.switch_page("pages/generate.py")
+    script = run_dir.load_script()
+    if script is not None:
+        results.script_view(script, key="runs", run_id=run_dir.run_id)
+    else:
+        kept = run_dir.load_checkpoint()
+        scenes = [kept[k][0] for k in sorted(kept)]
+        timings = [kept[k][1] for k in sorted(kept)]
+        st.caption("Resume finishes this run; its script can then be exported.")
+        results.partial_view(scenes, timings, run_dir.request(), key="runs")
+
+st.subheader("Compare runs")
+finished = [i.run_id for i in infos if i.status == "finished"]
+picked = st.multiselect(
+    "Finished runs to compare on the same charts",
+    finished,
+    format_func=_describe,
+    key="runs_compare",
+)
+if picked:
+    dirs = [store.open(r) for r in picked]
+    scripts = [s for d in dirs if (s := d.load_script()) is not None]
+    settings = [d.backend_settings() for d in dirs]
+    measured = analysis.measured_baseline(scripts, settings) is not None
+    results.comparison_view(
+        scripts, "measured" if measured else "estimated", scripts[0].request, key="runs_cmp"
+    )

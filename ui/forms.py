@@ -1,0 +1,98 @@
+"""The request fields shared by Generate and Compare, each with a slot for its message.
+
+Numbers are not bounded in the widgets: ScriptRequest is the one place that knows the allowed
+ranges, and its message appears right below the field it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from storygen import InvalidRequestError, ScriptRequest
+from storygen.models import STRATEGIES
+
+DEFAULT_IDEA = "A lighthouse keeper finds a map to a drowned city"
+
+
+@dataclass
+class RequestForm:
+    values: dict[str, Any]
+    slots: dict[str, DeltaGenerator] = field(default_factory=dict)
+
+    def build(self, **overrides: Any) -> ScriptRequest | None:
+        """The validated request, or None with the message shown next to its field."""
+        try:
+            return ScriptRequest.build(**{**self.values, **overrides})
+        except InvalidRequestError as exc:
+            self.show(exc)
+            return None
+
+    def show(self, exc: InvalidRequestError) -> None:
+        slot = self.slots.get(exc.field or "") or self.slots["idea"]
+        slot.error(str(exc))
+
+
+def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
+    """Idea, style, language, duration (and strategy with its size when ``scheduling``)."""
+    slots: dict[str, DeltaGenerator] = {}
+    values: dict[str, Any] = {}
+    keep = {"persist_state": "session"}  # a page switch must not wipe what was typed
+    values["idea"] = st.text_area(
+        "Idea", DEFAULT_IDEA, key=f"{prefix}_idea", height=80, max_chars=2000, **keep
+    )
+    slots["idea"] = st.empty()
+    first = st.columns(3 if scheduling else 4)
+    with first[0]:
+        values["duration_s"] = st.number_input(
+            "Duration (seconds)",
+            value=600,
+            step=8,
+            key=f"{prefix}_duration",
+            help="8 to 7200 s; one scene per 8-second clip.",
+            **keep,
+        )
+        slots["duration_s"] = st.empty()
+    with first[1]:
+        values["style"] = st.text_input("Style", "cinematic", key=f"{prefix}_style", **keep)
+        slots["style"] = st.empty()
+    with first[2]:
+        values["language"] = st.text_input(
+            "Language",
+            "en",
+            key=f"{prefix}_language",
+            help="An ISO 639 code: en, es, pt-BR…",
+            **keep,
+        )
+        slots["language"] = st.empty()
+    second = st.columns(3) if scheduling else first[3:]
+    if scheduling:
+        with second[0]:
+            values["strategy"] = st.selectbox(
+                "Strategy", STRATEGIES, index=1, key=f"{prefix}_strategy", **keep
+            )
+            slots["strategy"] = st.empty()
+        with second[1]:
+            values["concurrency"] = st.number_input(
+                "Batch size / window",
+                value=5,
+                step=1,
+                key=f"{prefix}_concurrency",
+                help="Batched: scenes per batch. Windowed and outline: calls in flight. 1 to 100.",
+                **keep,
+            )
+            slots["concurrency"] = st.empty()
+    with second[-1]:
+        values["seed"] = st.number_input(
+            "Seed",
+            value=0,
+            step=1,
+            key=f"{prefix}_seed",
+            help="The same seed draws the same latencies.",
+            **keep,
+        )
+        slots["seed"] = st.empty()
+    return RequestForm(values, slots)

@@ -1,0 +1,212 @@
+"""Finished work on screen: a script (table, screenplay, timeline, downloads) and a
+comparison (summary, the four charts, downloads). Shared by Generate, Compare and Runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from storygen import Scene, SceneTiming, Script, ScriptRequest, analysis, charts, export, report
+from storygen.analysis import Baseline
+
+CHART_TITLES = {
+    "timeline": "Timeline",
+    "batch_time": "Time per batch",
+    "speedup": "Speedup vs sequential",
+    "tradeoff": "Speed vs context lag",
+}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "script"
+
+
+def script_downloads(script: Script, *, key: str) -> None:
+    name = _slug(script.title)
+    cols = st.columns(3)
+    for col, (fmt, label, mime) in zip(
+        cols,
+        (
+            ("json", "Download JSON", "application/json"),
+            ("csv", "Download CSV", "text/csv"),
+            ("md", "Download Markdown", "text/markdown"),
+        ),
+        strict=True,
+    ):
+        col.download_button(
+            label,
+            export.render(script, fmt),
+            file_name=f"{name}.{fmt}",
+            mime=mime,
+            key=f"{key}_dl_{fmt}",
+            on_click="ignore",
+            width="stretch",
+        )
+
+
+def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
+    """A finished script: headline numbers, then table / screenplay / timeline, then downloads."""
+    meta = script.meta
+    label = analysis.config_label(script.request.strategy, script.request.concurrency)
+    saved = f" Saved as run `{run_id}`." if run_id else ""
+    st.success(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s with {label}.{saved}")
+    row = analysis.summary_frame([script], baseline="estimated").iloc[0]
+    cols = st.columns(5)
+    cols[0].metric("Wall time", f"{meta.wall_time_s:.2f} s")
+    cols[1].metric(
+        "Speedup (est.)",
+        f"{row['speedup']:.2f}x",
+        help="This run's call times added up (sequential, estimated) ÷ its wall time.",
+    )
+    cols[2].metric("Mean context lag", f"{row['mean_context_lag']:.2f} scenes")
+    cols[3].metric("Tokens", f"{row['total_tokens']:,}")
+    cols[4].metric("Cost", "n/a" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}")
+    table, screenplay, timeline = st.tabs(["Table", "Screenplay", "Timeline"])
+    with table:
+        st.dataframe(analysis.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
+    with screenplay, st.container(height=520):
+        st.markdown(export.to_markdown(script))
+    with timeline:
+        frame = analysis.scenes_of([script], [label])
+        st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_timeline")
+    script_downloads(script, key=key)
+
+
+def partial_view(
+    scenes: Sequence[Scene], timings: Sequence[SceneTiming], request: ScriptRequest, *, key: str
+) -> None:
+    """What a failed run kept: its finished scenes stay on screen (and on disk)."""
+    if not scenes:
+        st.caption("No scene was finished before the failure.")
+        return
+    label = analysis.config_label(request.strategy, request.concurrency)
+    st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")
+    table, timeline = st.tabs(["Finished scenes", "Timeline"])
+    with table:
+        st.dataframe(analysis.script_frame(scenes), hide_index=True, key=f"{key}_partial")
+    with timeline:
+        frame = analysis.scene_frame(timings, label, request.strategy)
+        st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_ptimeline")
+
+
+def _results_json(summary: pd.DataFrame, batches: pd.DataFrame, scenes: pd.DataFrame) -> str:
+    def records(df: pd.DataFrame) -> object:
+        return json.loads(df.to_json(orient="records"))
+
+    return json.dumps(
+        {
+            "summary": records(summary),
+            "batches": records(batches),
+            "scenes": records(scenes),
+        },
+        indent=2,
+    )
+
+
+def comparison_view(
+    scripts: Sequence[Script], baseline: Baseline, request: ScriptRequest, *, key: str
+) -> None:
+    """The summary table and the four charts, with CSV/JSON/HTML (and PNG) downloads."""
+    if not scripts:
+        st.warning("No run finished, so there is nothing to compare.")
+        return
+    labels = analysis.labels_for(scripts)
+    scenes = analysis.scenes_of(scripts, labels)
+    batches = analysis.batch_frame(scenes)
+    summary = analysis.summary_frame(scripts, labels, baseline=baseline)
+    figures = charts.comparison_figures(scenes, batches, summary)
+    if baseline == "estimated":
+        st.info(
+            "Speedups use the sequential time estimated from measured call times "
+            "(the sum of each run's call times): no sequential run was measured."
+        )
+    st.subheader("Summary")
+    st.dataframe(
+        analysis.display_summary(summary),
+        hide_index=True,
+        key=f"{key}_summary",
+        column_config={
+            "Wall time (s)": st.column_config.NumberColumn(format="%.3f"),
+            "Efficiency": st.column_config.NumberColumn(format="%.2f"),
+            "Mean context lag (scenes)": st.column_config.NumberColumn(format="%.2f"),
+            "Measured ÷ ideal": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.plotly_chart(figures["timeline"], key=f"{key}_timeline")
+    left, right = st.columns(2)
+    left.plotly_chart(figures["speedup"], key=f"{key}_speedup")
+    right.plotly_chart(figures["tradeoff"], key=f"{key}_tradeoff")
+    st.plotly_chart(figures["batch_time"], key=f"{key}_batch_time")
+    _comparison_downloads(summary, batches, scenes, figures, request, key=key)
+
+
+def _comparison_downloads(
+    summary: pd.DataFrame,
+    batches: pd.DataFrame,
+    scenes: pd.DataFrame,
+    figures: Mapping[str, go.Figure],
+    request: ScriptRequest,
+    *,
+    key: str,
+) -> None:
+    st.subheader("Downloads")
+    cols = st.columns(4)
+    cols[0].download_button(
+        "Results CSV",
+        summary.to_csv(index=False),
+        file_name="comparison.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    cols[1].download_button(
+        "Scene timings CSV",
+        scenes.to_csv(index=False),
+        file_name="comparison-scenes.csv",
+        mime="text/csv",
+        key=f"{key}_scenes_csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    cols[2].download_button(
+        "Results JSON",
+        _results_json(summary, batches, scenes),
+        file_name="comparison.json",
+        mime="application/json",
+        key=f"{key}_json",
+        on_click="ignore",
+        width="stretch",
+    )
+    cols[3].download_button(
+        "HTML report",
+        lambda: report.comparison_report(summary, figures, request),
+        file_name="comparison-report.html",
+        mime="text/html",
+        key=f"{key}_html",
+        on_click="ignore",
+        width="stretch",
+        help="One standalone file with the table and every chart, for people without the app.",
+    )
+    reason = charts.png_unavailable_reason()
+    if reason:
+        st.caption(reason)
+        return
+    pick, button = st.columns([3, 1], vertical_alignment="bottom")
+    name = pick.selectbox(
+        "Chart as PNG", list(CHART_TITLES), format_func=CHART_TITLES.get, key=f"{key}_png_pick"
+    )
+    button.download_button(
+        "Download PNG",
+        lambda: charts.figure_png(figures[name]),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        on_click="ignore",
+        width="stretch",
+    )

@@ -1,0 +1,184 @@
+"""The backend settings every page shares, in the sidebar.
+
+Keys come from the password field, else st.secrets, else the environment; the screen only
+ever says which source was used, never the key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from pydantic import SecretStr
+from streamlit.delta_generator import DeltaGenerator
+
+from storygen import InvalidRequestError
+from storygen.config import DEFAULT_MODEL, BackendConfig, keys_from_env
+from storygen.worker import preflight
+
+SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
+MEDIAN_CALL_S = 8.0
+
+
+@dataclass
+class BackendChoice:
+    """The validated backend config, or the problem to show next to its field."""
+
+    config: BackendConfig | None
+    problem: InvalidRequestError | None = None
+    key_source: str | None = None
+    slots: dict[str, DeltaGenerator] = field(default_factory=dict)
+
+    def show(self, exc: InvalidRequestError, *, warn: bool = False) -> None:
+        slot = self.slots.get(exc.field or "") or self.slots.get("kind")
+        if slot is not None:
+            (slot.warning if warn else slot.error)(str(exc))
+
+    def ready(self, near_button: DeltaGenerator) -> BackendConfig | None:
+        """The config if a run may start; else the message goes next to the field, and a
+        pointer to it next to the button that was pressed."""
+        exc = self.problem
+        if exc is None and self.config is not None:
+            try:
+                with st.spinner("Checking the backend…"):
+                    preflight(self.config)
+            except InvalidRequestError as found:
+                exc = found
+        if exc is None:
+            return self.config
+        self.show(exc)
+        near_button.error(f"Backend settings (sidebar): {exc}")
+        return None
+
+
+def _secret(name: str) -> str | None:
+    try:
+        value = st.secrets.get(name)
+    except FileNotFoundError:  # no secrets.toml: the usual case
+        return None
+    return str(value) if value else None
+
+
+def _keys(typed: str) -> tuple[list[SecretStr], str | None]:
+    if typed.strip():
+        return [SecretStr(typed.strip())], "the field above"
+    if secret := _secret("OPENAI_API_KEY"):
+        return [SecretStr(secret)], "st.secrets"
+    if env := keys_from_env():
+        return env, "the environment"
+    return [], None
+
+
+def _simulated_fields() -> dict[str, Any]:
+    scale = st.number_input(
+        "Time scale",
+        min_value=0.0,
+        max_value=100.0,
+        value=0.01,
+        step=0.005,
+        format="%.4f",
+        key="sim_time_scale",
+        persist_state="session",
+        help="Multiplies every simulated latency: 1 = real speed (~8 s a call), 0.01 = demo.",
+    )
+    st.caption(
+        f"A median call takes {MEDIAN_CALL_S * scale:.3g} s; a 10-minute video written "
+        f"sequentially takes ≈ {SEQUENTIAL_SCENES * MEDIAN_CALL_S * scale:.3g} s."
+    )
+    error_rate = st.slider(
+        "Transient error rate",
+        0.0,
+        0.5,
+        0.0,
+        0.05,
+        key="sim_error_rate",
+        persist_state="session",
+        help="Simulated 503s, retried with backoff: the run still finishes.",
+    )
+    return {"kind": "simulated", "time_scale": scale, "error_rate": error_rate}
+
+
+def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], str | None]:
+    base_url = st.text_input(
+        "Base URL",
+        value=_secret("OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+        key="oa_base_url",
+        persist_state="session",
+        help="Any OpenAI-compatible server, ending in /v1.",
+    )
+    slots["base_url"] = st.empty()
+    model = st.text_input(
+        "Model",
+        value=_secret("STORYGEN_MODEL") or os.environ.get("STORYGEN_MODEL") or DEFAULT_MODEL,
+        key="oa_model",
+        persist_state="session",
+    )
+    slots["model"] = st.empty()
+    typed = st.text_input(
+        "API key",
+        type="password",
+        key="oa_api_key",
+        persist_state="session",
+        placeholder="empty: st.secrets or OPENAI_API_KEY",
+    )
+    slots["api_keys"] = st.empty()
+    keys, source = _keys(typed or "")
+    if source:
+        st.caption(f"Using the API key from {source}.")
+    rpm = st.number_input(
+        "Requests per minute (0 = no limit)", min_value=0, value=0, step=10, key="oa_rpm"
+    )
+    slots["rpm"] = st.empty()
+    tpm = st.number_input(
+        "Tokens per minute (0 = no limit)", min_value=0, value=0, step=1000, key="oa_tpm"
+    )
+    slots["tpm"] = st.empty()
+    fields = {
+        "kind": "openai",
+        "base_url": base_url.strip() or None,
+        "model": model.strip() or None,
+        "api_keys": keys,
+        "rpm": int(rpm) or None,
+        "tpm": int(tpm) or None,
+    }
+    return fields, source
+
+
+def backend_sidebar() -> BackendChoice:
+    """Render the backend settings; messages appear right below the field concerned."""
+    slots: dict[str, DeltaGenerator] = {}
+    source: str | None = None
+    with st.sidebar:
+        st.subheader("Backend")
+        kind = st.radio(
+            "LLM",
+            (SIMULATED, OPENAI),
+            key="backend_kind",
+            persist_state="session",
+            help="Simulated: no key, no network, realistic latencies.",
+        )
+        slots["kind"] = st.empty()
+        if kind == SIMULATED:
+            fields = _simulated_fields()
+            slots["time_scale"] = slots["error_rate"] = slots["kind"]
+        else:
+            fields, source = _openai_fields(slots)
+        try:
+            config: BackendConfig | None = BackendConfig.build_config(**fields)
+            problem = None
+        except InvalidRequestError as exc:
+            config, problem = None, exc
+        if problem is None and kind == OPENAI and not source:
+            problem = InvalidRequestError(
+                "no API key: enter one, put OPENAI_API_KEY in .streamlit/secrets.toml, "
+                "or set OPENAI_API_KEY",
+                "api_keys",
+            )
+        choice = BackendChoice(config, problem, source, slots)
+        if problem is not None:
+            choice.show(problem, warn=True)
+    return choice

@@ -1,5 +1,6 @@
 """End to end in a real browser: Debian's Chromium, driven by Playwright, against
-`streamlit run app.py` on a loopback port. Screenshots go to docs/ for the README.
+`streamlit run app.py` on a loopback port. Screenshots go to .pytest_cache/screenshots/;
+`STORYGEN_SCREENSHOTS_DIR=docs python -m pytest tests/browser` refreshes the README's.
 
 Without /usr/bin/chromium the test skips locally, and fails when CI=true.
 """
@@ -21,7 +22,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
+DOCS = Path(os.environ.get("STORYGEN_SCREENSHOTS_DIR") or ROOT / ".pytest_cache" / "screenshots")
+DOCS.mkdir(parents=True, exist_ok=True)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

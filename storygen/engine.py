@@ -46,10 +46,16 @@ class Prior:
     outline: Outline | None = None
 
 
+_DANGLING = {"a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "for", "with", "from"}
+
+
 def title_from_idea(idea: str) -> str:
-    words = idea.strip().split()
-    title = " ".join(words[:8])
-    return (title[:1].upper() + title[1:]).rstrip(".") or "Untitled"
+    """At most eight words, never ending on "a", "to" or "the"."""
+    words = idea.strip().rstrip(".!?").split()[:8]
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    title = " ".join(words)
+    return title[:1].upper() + title[1:] or "Untitled"
 
 
 def _describe(exc: BaseException) -> str:

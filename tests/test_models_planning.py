@@ -60,3 +60,17 @@ def test_bad_request_names_field_and_allowed_range(fields: dict, field: str, wor
 def test_lag_allowance_defaults_to_twice_the_window() -> None:
     req = ScriptRequest(idea="x", duration_s=600, strategy="windowed", concurrency=5)
     assert req.effective_lag_allowance == 10
+
+
+@pytest.mark.parametrize(
+    ("idea", "title"),
+    [
+        ("A lighthouse keeper finds a map to a drowned city", "A lighthouse keeper finds a map"),
+        ("robots dream.", "Robots dream"),
+        ("the", "The"),
+    ],
+)
+def test_title_from_idea_never_ends_on_a_dangling_word(idea: str, title: str) -> None:
+    from storygen.engine import title_from_idea
+
+    assert title_from_idea(idea) == title

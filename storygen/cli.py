@@ -354,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoryGenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a folder that cannot be written, a port already taken
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: finished scenes are saved; resume the run to finish", file=sys.stderr)
         return 130

@@ -137,3 +137,14 @@ def test_bench_prints_the_table_and_writes_files(tmp_path: Path) -> None:
     assert rows[0]["speedup"] == pytest.approx(1.0)
     assert "speedup" in done.stdout and "overhead_ratio" in done.stdout
     assert (tmp_path / "b.csv").read_text().startswith("strategy,concurrency")
+
+
+def test_unwritable_runs_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = cli(
+        "generate", "--idea", "x", "--duration", "16", "--time-scale", "0",
+        "--runs-dir", str(blocker / "runs"), "--no-progress",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Not a directory" in done.stderr and "Traceback" not in done.stderr

@@ -18,6 +18,11 @@ BackendKind = Literal["simulated", "openai"]
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
+def mask(key: str) -> str:
+    """Enough of a key to tell which one it was, never enough to use it."""
+    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
+
+
 class BackendConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -128,7 +133,7 @@ def check_backend(config: BackendConfig, timeout_s: float = 5.0) -> None:
         return
     import openai
 
-    from storygen.backends.openai_compat import OPENAI_URL, mask
+    from storygen.backends.openai_compat import OPENAI_URL
 
     keys = config.key_values()
     if not keys:

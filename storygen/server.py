@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from storygen.backends.base import SceneTask
 from storygen.backends.simulated import SIM_MODEL, draw_latency
 from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.config import mask
 from storygen.prompts import estimate_tokens, parse_prompt
 
 Structured = Literal["json_schema", "json_object", "none"]
@@ -62,10 +63,6 @@ class SimServerState:
 def _error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
     body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _mask(key: str) -> str:
-    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
 
 
 def _bearer(request: Request) -> str:
@@ -112,7 +109,7 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         """What the server saw, with keys masked: for benchmarks and curious users."""
         return {
             "requests": sum(state.requests_by_key.values()),
-            "requests_by_key": {_mask(k): n for k, n in state.requests_by_key.items()},
+            "requests_by_key": {mask(k): n for k, n in state.requests_by_key.items()},
             "rejected_429": state.rejected_429,
             "accepted_at": state.accepted_at,
         }

@@ -10,8 +10,8 @@ import pytest
 from conftest import fast_policy
 
 from storygen import RunFailedError, RunStore, Script, ScriptRequest, generate, resume
-from storygen.backends.openai_compat import OpenAIBackend, mask
-from storygen.config import BackendConfig
+from storygen.backends.openai_compat import OpenAIBackend
+from storygen.config import BackendConfig, mask
 from storygen.events import Event, SceneRetrying
 from storygen.server import RunningServer, SimServerConfig
 

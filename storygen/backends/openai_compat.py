@@ -16,7 +16,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from storygen.backends.base import Generation, SceneTask
-from storygen.config import DEFAULT_MODEL, BackendConfig
+from storygen.config import DEFAULT_MODEL, BackendConfig, mask
 from storygen.errors import (
     InvalidRequestError,
     MalformedOutputError,
@@ -47,10 +47,6 @@ M = TypeVar("M", bound=BaseModel)
 # whether it wants max_completion_tokens and refuses temperature (reasoning models).
 _server_modes: dict[tuple[str, str], Mode] = {}
 _server_quirks: dict[tuple[str, str], set[str]] = {}
-
-
-def mask(key: str) -> str:
-    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
 
 
 def _masked(text: str, keys: list[str]) -> str:

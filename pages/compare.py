@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from storygen import InvalidRequestError, worker
@@ -20,7 +22,7 @@ st.caption(
 )
 
 form = request_form("cmp", scheduling=False)
-keep = {"persist_state": "session"}
+keep: dict[str, Any] = {"persist_state": "session"}
 batched, windowed, outline = st.columns(3)
 sizes = batched.multiselect("Batch sizes", SIZES, default=[3, 5, 10], key="cmp_batched", **keep)
 windows = windowed.multiselect(

@@ -67,7 +67,7 @@ def run_bench(
     if make_backend is None:
         make_backend = lambda: SimulatedBackend(time_scale=time_scale)  # noqa: E731
     plan = configs(strategies, sizes)
-    results: dict[tuple[str, int], list[tuple[Script, float]]] = {c: [] for c in plan}
+    results: dict[tuple[StrategyName, int], list[tuple[Script, float]]] = {c: [] for c in plan}
     for r in range(repeat):
         baseline = 0.0
         for name, size in plan:

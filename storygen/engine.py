@@ -131,15 +131,15 @@ class _Run:
                 self.run_dir.set_status(status, error=_describe(exc), scenes_done=len(self.scenes))
             raise
         if self.failure is not None:
-            index, exc = self.failure
+            index, cause = self.failure
             where = f"scene {index}" if index else "the outline"
-            message = f"{where} failed: {_describe(exc)}"
+            message = f"{where} failed: {_describe(cause)}"
             self.emit(RunFailed(message, index))
             if self.run_dir:
                 self.run_dir.set_status("failed", error=message, scenes_done=len(self.scenes))
             raise RunFailedError(
                 message, index, str(self.run_dir.path) if self.run_dir else None
-            ) from exc
+            ) from cause
         return self._finish()
 
     async def _ensure_outline(self) -> bool:

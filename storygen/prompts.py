@@ -177,7 +177,12 @@ def parse_prompt(text: str, seed: int = 0) -> ParsedCall | None:
     if plan:
         return ParsedCall("outline", request, int(plan.group(1)))
     assert write is not None
-    context = SceneContext(previous=tuple(previous), **beats)
+    context = SceneContext(
+        previous=tuple(previous),
+        beat=beats.get("beat"),
+        previous_beat=beats.get("previous_beat"),
+        next_beat=beats.get("next_beat"),
+    )
     return ParsedCall(
         "scene", request, int(write.group(2)), int(write.group(1)), float(write.group(3)), context
     )

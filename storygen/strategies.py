@@ -22,9 +22,14 @@ class Progress:
 
 
 class Strategy(Protocol):
-    name: str
-    concurrency: int
-    needs_outline: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def concurrency(self) -> int: ...
+
+    @property
+    def needs_outline(self) -> bool: ...
 
     def may_start(self, k: int, p: Progress) -> bool: ...
 

@@ -40,7 +40,8 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
     """Idea, style, language, duration (and strategy with its size when ``scheduling``)."""
     slots: dict[str, DeltaGenerator] = {}
     values: dict[str, Any] = {}
-    keep = {"persist_state": "session"}  # a page switch must not wipe what was typed
+    # a page switch must not wipe what was typed
+    keep: dict[str, Any] = {"persist_state": "session"}
     values["idea"] = st.text_area(
         "Idea", DEFAULT_IDEA, key=f"{prefix}_idea", height=80, max_chars=2000, **keep
     )

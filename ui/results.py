@@ -198,8 +198,11 @@ def _comparison_downloads(
         st.caption(reason)
         return
     pick, button = st.columns([3, 1], vertical_alignment="bottom")
-    name = pick.selectbox(
-        "Chart as PNG", list(CHART_TITLES), format_func=CHART_TITLES.get, key=f"{key}_png_pick"
+    name: str = pick.selectbox(
+        "Chart as PNG",
+        list(CHART_TITLES),
+        format_func=lambda n: CHART_TITLES[n],
+        key=f"{key}_png_pick",
     )
     button.download_button(
         "Download PNG",

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from storygen.backends.base import SceneTask
-from storygen.models import Character, Outline, SceneDraft, ScriptRequest
+from storygen.models import Character, Dialogue, Outline, SceneDraft, ScriptRequest
 
 # Word lists: "@key item | item"; " || " separates the six acts; "a=b" pairs a location's name
 # with its "in ..." phrase, or a role's feminine and masculine forms. Lists keep the same lengths
@@ -420,7 +420,7 @@ def make_scene(task: SceneTask) -> SceneDraft:
         narration=narration,
         characters=chars,
         location=_cap(loc_name),
-        dialogues=[{"speaker": s, "line": _cap(x)} for s, x in talk],
+        dialogues=[Dialogue(speaker=s, line=_cap(x)) for s, x in talk],
         camera=camera,
         summary=summary,
     )

@@ -14,7 +14,7 @@ from storygen import export
 from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.bench import rows_as_dicts, run_bench
-from storygen.config import openai_config_from_env
+from storygen.config import BackendConfig, openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
 from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
 from storygen.models import STRATEGIES, Script, ScriptRequest
@@ -182,13 +182,14 @@ def _backend(args: argparse.Namespace) -> Backend:
             rate_window_s=args.rate_window,
         )
         return config.build()
-    scale = 1.0 if args.time_scale is None else args.time_scale
-    return SimulatedBackend(
-        time_scale=scale,
+    config = BackendConfig.build_config(
+        kind="simulated",
+        time_scale=1.0 if args.time_scale is None else args.time_scale,
         error_rate=args.error_rate,
-        rpm=args.sim_rpm,
-        fail_scenes=_int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else (),
+        sim_rpm=args.sim_rpm,
     )
+    fail = _int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else ()
+    return config.build(fail)
 
 
 def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | None) -> None:

@@ -6,7 +6,7 @@ Keys are SecretStr so that printing, logging or dumping a config never shows the
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -68,7 +68,9 @@ class BackendConfig(BaseModel):
     def key_values(self) -> list[str]:
         return [k.get_secret_value() for k in self.api_keys if k.get_secret_value().strip()]
 
-    def build(self) -> Backend:
+    def build(self, fail_scenes: Iterable[int] = ()) -> Backend:
+        """``fail_scenes``: simulated scenes that fail for good, a one-shot demo of failure
+        and resume that is never saved with the run."""
         from storygen.backends.simulated import SIM_MODEL, SimulatedBackend
 
         if self.kind == "simulated":
@@ -79,6 +81,7 @@ class BackendConfig(BaseModel):
                 median_s=self.median_s,
                 sigma=self.sigma,
                 model=self.model or SIM_MODEL,
+                fail_scenes=fail_scenes,
             )
         from storygen.backends.openai_compat import OpenAIBackend
 

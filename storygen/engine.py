@@ -45,6 +45,10 @@ class Prior:
     scenes: dict[int, tuple[Scene, SceneTiming]] = field(default_factory=dict)
     outline: Outline | None = None
 
+    @classmethod
+    def from_run(cls, run_dir: RunDir) -> Prior:
+        return cls(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+
 
 _DANGLING = {"a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "for", "with", "from"}
 

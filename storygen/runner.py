@@ -60,7 +60,7 @@ def resume(
     run_dir = run if isinstance(run, RunDir) else RunStore().open(run)
     request = run_dir.request()
     backend = backend or backend_from_settings(run_dir.backend_settings())
-    prior = Prior(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+    prior = Prior.from_run(run_dir)
     run_dir.set_status("running", error=None)
     return _run(
         run_async(

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from storygen.backends.base import Backend
-from storygen.backends.simulated import SimulatedBackend
 from storygen.config import BackendConfig, config_from_settings
 from storygen.engine import Prior, run_async
 from storygen.errors import InvalidRequestError, RunFailedError
@@ -239,11 +237,11 @@ def child_main(fd: int) -> None:
             run_dir = RunDir(Path(task.run_path)) if task.run_path else None
             prior = None
             if task.mode == "resume" and run_dir is not None:  # as storygen.resume does
-                prior = Prior(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+                prior = Prior.from_run(run_dir)
                 run_dir.set_status("running", error=None)
             script = await run_async(
                 task.request,
-                make_backend(task.config, task.fail_scenes),
+                task.config.build(task.fail_scenes),
                 subscribers=[lambda event: send(("event", i, event))],
                 run_dir=run_dir,
                 prior=prior,
@@ -261,47 +259,6 @@ def child_main(fd: int) -> None:
     asyncio.run(all_lanes())
     with contextlib.suppress(OSError):
         out.close()
-
-
-def make_backend(config: BackendConfig, fail_scenes: Iterable[int] = ()) -> Backend:
-    """The configured backend; ``fail_scenes`` makes simulated scenes fail for good (a demo
-    of failure and resume that, like the CLI's flag, is never saved with the run)."""
-    fail = frozenset(fail_scenes)
-    if config.kind != "simulated" or not fail:
-        return config.build()
-    return SimulatedBackend(
-        time_scale=config.time_scale,
-        median_s=config.median_s,
-        sigma=config.sigma,
-        error_rate=config.error_rate,
-        rpm=config.sim_rpm,
-        fail_scenes=fail,
-    )
-
-
-def preflight(config: BackendConfig) -> None:
-    """Raise InvalidRequestError naming the field before a paid run starts, not after.
-
-    A missing key is caught here; reachability, model and key validity are checked by
-    ``storygen.config.check_backend`` (one call to the provider).
-    """
-    if config.kind != "openai":
-        return
-    if not config.key_values():
-        raise InvalidRequestError(
-            "an API key is needed for the OpenAI-compatible backend: enter one, put "
-            "OPENAI_API_KEY in .streamlit/secrets.toml, or set OPENAI_API_KEY",
-            "api_keys",
-        )
-    try:
-        from storygen.config import check_backend
-    except ImportError:
-        raise InvalidRequestError(
-            "this build cannot check an OpenAI-compatible backend yet "
-            "(storygen.config.check_backend is missing)",
-            "base_url",
-        ) from None
-    check_backend(config)
 
 
 def start_generate(

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 from storygen import InvalidRequestError, RunStore, ScriptRequest
-from storygen.config import BackendConfig
+from storygen.config import BackendConfig, check_backend
 from storygen.worker import (
     Lane,
     _spawn_child,
     _Task,
     comparison_plan,
-    preflight,
     start_comparison,
     start_generate,
     start_resume,
@@ -126,9 +125,9 @@ def test_a_key_echoed_in_an_error_is_masked() -> None:
 
 
 def test_preflight_names_the_missing_key_and_lets_the_simulator_through() -> None:
-    preflight(FAST)
+    check_backend(FAST)
     with pytest.raises(InvalidRequestError) as exc:
-        preflight(BackendConfig.build_config(kind="openai", base_url="http://127.0.0.1:9/v1"))
+        check_backend(BackendConfig.build_config(kind="openai", base_url="http://127.0.0.1:9/v1"))
     assert exc.value.field == "api_keys" and "API key" in str(exc.value)
 
 

@@ -15,8 +15,7 @@ from pydantic import SecretStr
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import InvalidRequestError
-from storygen.config import DEFAULT_MODEL, BackendConfig, keys_from_env
-from storygen.worker import preflight
+from storygen.config import DEFAULT_MODEL, BackendConfig, check_backend, keys_from_env
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -45,7 +44,7 @@ class BackendChoice:
         if exc is None and self.config is not None:
             try:
                 with st.spinner("Checking the backend…"):
-                    preflight(self.config)
+                    check_backend(self.config)
             except InvalidRequestError as found:
                 exc = found
         if exc is None:

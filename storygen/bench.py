@@ -85,7 +85,7 @@ def run_bench(
         scripts = [s for s, _ in runs]
         wall = statistics.fmean(s.meta.wall_time_s for s in scripts)
         speedup = statistics.fmean(x for _, x in runs)
-        ideal = statistics.fmean(ideal_of(s) for s in scripts)
+        ideals = [ideal_of(s) for s in scripts]  # each is a full schedule simulation
         rows.append(
             BenchRow(
                 strategy=name,
@@ -96,9 +96,12 @@ def run_bench(
                 efficiency=round(speedup / size, 2),
                 mean_context_lag=round(statistics.fmean(mean_lag(s) for s in scripts), 2),
                 prompt_tokens=round(statistics.fmean(s.meta.prompt_tokens for s in scripts)),
-                ideal_makespan_s=round(ideal, 3),
+                ideal_makespan_s=round(statistics.fmean(ideals), 3),
                 overhead_ratio=round(
-                    statistics.fmean(s.meta.wall_time_s / ideal_of(s) for s in scripts), 3
+                    statistics.fmean(
+                        s.meta.wall_time_s / i for s, i in zip(scripts, ideals, strict=True)
+                    ),
+                    3,
                 ),
                 repeats=repeat,
             )

@@ -33,3 +33,11 @@ def sync_playwright() -> Callable[[], Any]:
     except ImportError:
         need("the playwright package is not installed (pip install -r requirements-dev.txt)")
     return sync_playwright
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser starts Chromium and the app: give it longer than the suite's 120 s."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.timeout(300))

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
-from storygen.errors import MalformedOutputError, PermanentError, RunFailedError
+from storygen.errors import (
+    MalformedOutputError,
+    PermanentError,
+    RunFailedError,
+    StoreError,
+    StoryGenError,
+)
 from storygen.events import (
     BatchFinished,
     Event,
@@ -62,7 +69,12 @@ def title_from_idea(idea: str) -> str:
     return title[:1].upper() + title[1:] or "Untitled"
 
 
+log = logging.getLogger("storygen")
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, StoreError):
+        return str(exc)  # it already names the file and the reason
     kind = "permanent error" if isinstance(exc, PermanentError) else type(exc).__name__
     return f"{kind}: {exc}"
 
@@ -79,6 +91,7 @@ class _Run:
     ) -> None:
         self.request, self.backend, self.policy = request, backend, policy
         self.subscribers = list(subscribers)
+        self._broken: set[int] = set()
         self.run_dir = run_dir
         self.total = request.scene_count
         self.durations = scene_durations(request.duration_s, request.seconds_per_scene)
@@ -90,7 +103,7 @@ class _Run:
         self.timings: dict[int, SceneTiming] = {k: t for k, (_, t) in prior.scenes.items()}
         self.sched = Scheduler(self.strategy, self.total, done=self.scenes)
         self.wake = asyncio.Event()
-        self.failure: tuple[int | None, BaseException] | None = None
+        self.failure: tuple[str, int | None, Exception] | None = None
         self.meta = RunMeta(
             run_id=run_dir.run_id if run_dir else "",
             backend=backend.name,
@@ -109,8 +122,18 @@ class _Run:
                 self._group_left[g] = self._group_left.get(g, 0) + 1
 
     def emit(self, event: Event) -> None:
+        """A subscriber that raises is a UI bug, not a reason to lose a run: it is logged
+        once and the run goes on (the run store, not a subscriber, keeps the scenes)."""
         for subscriber in self.subscribers:
-            subscriber(event)
+            try:
+                subscriber(event)
+            except Exception:
+                if id(subscriber) not in self._broken:
+                    self._broken.add(id(subscriber))
+                    log.exception(
+                        "a subscriber raised on %s; its later errors are not logged",
+                        type(event).__name__,
+                    )
 
     def now(self) -> float:
         return time.perf_counter() - self.t0 + self.offset
@@ -129,22 +152,40 @@ class _Run:
         try:
             if not self.strategy.needs_outline or await self._ensure_outline():
                 await self._write_scenes()
-        except BaseException as exc:  # Ctrl-C or a bug: say so on disk, keep the scenes
-            if self.run_dir:
-                status = "failed" if isinstance(exc, Exception) else "interrupted"
-                self.run_dir.set_status(status, error=_describe(exc), scenes_done=len(self.scenes))
+            if self.failure is None:
+                return self._finish()
+        except Exception as exc:  # a bug, or the store failing at the very end
+            self._fail(None, exc)
+        except BaseException as exc:  # Ctrl-C: say so on disk, keep the scenes
+            self._mark("interrupted", _describe(exc))
             raise
-        if self.failure is not None:
-            index, cause = self.failure
-            where = f"scene {index}" if index else "the outline"
-            message = f"{where} failed: {_describe(cause)}"
-            self.emit(RunFailed(message, index))
-            if self.run_dir:
-                self.run_dir.set_status("failed", error=message, scenes_done=len(self.scenes))
-            raise RunFailedError(
-                message, index, str(self.run_dir.path) if self.run_dir else None
-            ) from cause
-        return self._finish()
+        assert self.failure is not None
+        where, index, cause = self.failure
+        message = f"{where} failed: {_describe(cause)}"
+        self.emit(RunFailed(message, index))
+        self._mark("failed", message)
+        raise RunFailedError(
+            message, index, str(self.run_dir.path) if self.run_dir else None
+        ) from cause
+
+    def _fail(self, index: int | None, exc: Exception, where: str = "the run") -> None:
+        """Remember the first failure and admit nothing more; calls in flight may finish."""
+        where = f"scene {index}" if index else where
+        if not isinstance(exc, StoryGenError):  # a bug somewhere: keep its traceback
+            log.error("unexpected error in %s", where, exc_info=exc)
+        self.sched.stop()
+        if self.failure is None:
+            self.failure = (where, index, exc)
+        self.wake.set()
+
+    def _mark(self, status: str, error: str) -> None:
+        """Status on disk where that is still possible: a full disk must not hide the cause."""
+        if self.run_dir is None:
+            return
+        try:
+            self.run_dir.set_status(status, error=error, scenes_done=len(self.scenes))
+        except StoreError as exc:
+            log.warning("%s; the run's status on disk is stale", exc)
 
     async def _ensure_outline(self) -> bool:
         """Write (or reuse) the plan; False when it failed for good."""
@@ -164,15 +205,15 @@ class _Run:
 
             try:
                 gen, _ = await call_with_retries(self.policy, call)
+                if self.run_dir:
+                    self.run_dir.save_outline(gen.value)
             except Exception as exc:
-                self.failure = (None, exc)
+                self._fail(None, exc, "the outline")
                 return False
             self.outline = gen.value
             self.meta.outline_start_s, self.meta.outline_end_s = start, self.now()
             self.meta.outline_prompt_tokens = gen.prompt_tokens
             self.meta.outline_completion_tokens = gen.completion_tokens
-            if self.run_dir:
-                self.run_dir.save_outline(self.outline)
         self.sched.outline_done()
         self.emit(OutlineFinished(self.now()))
         return True
@@ -182,7 +223,7 @@ class _Run:
         try:
             while True:
                 for k in self.sched.startable():
-                    task = asyncio.create_task(self._write_scene(k))
+                    task = asyncio.create_task(self._guarded(k))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if self.sched.finished or (self.sched.stopped and self.sched.idle):
@@ -210,6 +251,19 @@ class _Run:
             next_beat=beats[k] if k < len(beats) else None,
         )
 
+    async def _guarded(self, k: int) -> None:
+        """Whatever goes wrong in a scene's task ends the run; the loop is always woken, so
+        a failure can never leave it waiting."""
+        try:
+            await self._write_scene(k)
+        except Exception as exc:
+            if not self.sched.is_done(k):
+                self.sched.abandon(k)
+            self.emit(SceneFailed(k, _describe(exc)))
+            self._fail(k, exc)
+        finally:
+            self.wake.set()
+
     async def _write_scene(self, k: int) -> None:
         start = self.now()
         lag = self.sched.context_lag(k)
@@ -230,17 +284,8 @@ class _Run:
         def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
             self.emit(SceneRetrying(k, attempt, str(exc), wait))
 
-        try:
-            gen, attempts = await call_with_retries(self.policy, call, on_retry)
-            scene = Scene.from_draft(gen.value, k, self.durations[k - 1])
-        except Exception as exc:
-            self.sched.abandon(k)
-            self.sched.stop()
-            if self.failure is None:
-                self.failure = (k, exc)
-            self.emit(SceneFailed(k, _describe(exc)))
-            self.wake.set()
-            return
+        gen, attempts = await call_with_retries(self.policy, call, on_retry)
+        scene = Scene.from_draft(gen.value, k, self.durations[k - 1])
         end = self.now()
         drawn = gen.latency_s
         timing = SceneTiming(
@@ -256,15 +301,14 @@ class _Run:
             completion_tokens=gen.completion_tokens,
             service_s=(last_call - first_call) + (drawn if drawn is not None else end - last_call),
         )
-        self.scenes[k], self.timings[k] = scene, timing
-        if self.run_dir:
+        if self.run_dir:  # on disk before anyone is told it is done
             self.run_dir.append(scene, timing)
+        self.scenes[k], self.timings[k] = scene, timing
         self.sched.finish(k)
         self.emit(SceneFinished(scene, timing))
         self._group_left[group] -= 1
         if self._group_left[group] == 0:
             self.emit(BatchFinished(group, self._group_start[group], end))
-        self.wake.set()
 
     def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset

@@ -39,6 +39,16 @@ class PermanentError(BackendError):
     """Retrying cannot help: bad key, bad request, unknown model, no quota."""
 
 
+class StoreError(StoryGenError):
+    """The run store could not be written (disk full, read-only, a file-size limit)."""
+
+    def __init__(self, what: str, path: object, cause: OSError) -> None:
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        super().__init__(f"could not write {what} in {path}: {reason}")
+        self.path = str(path)
+        self.errno = cause.errno
+
+
 class RunFailedError(StoryGenError):
     """A run stopped; finished scenes are in the run store and ``resume`` continues it."""
 

@@ -84,6 +84,9 @@ class Scheduler:
         self.progress.in_flight -= 1
         self._advance_prefix()
 
+    def is_done(self, k: int) -> bool:
+        return bool(self._done[k])
+
     def abandon(self, k: int) -> None:
         """A scene that failed for good leaves the flight without being done."""
         self.progress.in_flight -= 1

@@ -7,6 +7,8 @@ timeline.json and script.json (both written atomically at the end).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from storygen.errors import InvalidRequestError
+from storygen.errors import InvalidRequestError, StoreError
 from storygen.models import Outline, Scene, SceneTiming, Script, ScriptRequest
 
 _SECRET = re.compile(r"(api_?keys?|secret|password|authorization|bearer)$", re.IGNORECASE)
@@ -84,31 +86,53 @@ class RunDir:
         except FileNotFoundError:
             return {"status": "unknown"}
 
+    def _write(self, name: str, text: str) -> None:
+        path = self.path / name
+        try:
+            atomic_write(path, text)
+        except OSError as exc:
+            raise StoreError(name, path, exc) from exc
+
     def set_status(self, status: str, **extra: Any) -> None:
         data = {**self.status(), "status": status, "updated": _now(), **extra}
-        atomic_write(self.path / "status.json", json.dumps(data, indent=2))
+        self._write("status.json", json.dumps(data, indent=2))
 
     def save_outline(self, outline: Outline) -> None:
-        atomic_write(self.path / "outline.json", outline.model_dump_json(indent=2))
+        self._write("outline.json", outline.model_dump_json(indent=2))
 
     def load_outline(self) -> Outline | None:
         p = self.path / "outline.json"
         return Outline.model_validate_json(p.read_text("utf-8")) if p.exists() else None
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
-        """One line a scene, flushed to the OS at once: a killed process loses nothing."""
-        if self._checkpoint is None:
-            path = self.path / "checkpoint.jsonl"
-            self._checkpoint = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        """One line a scene, flushed to the OS at once: a killed process loses nothing.
+
+        Raises StoreError naming the file when the line cannot be written (disk full,
+        read-only folder, file-size limit); the scene is then not on disk.
+        """
+        path = self.path / "checkpoint.jsonl"
         line = json.dumps({"scene": scene.model_dump(), "timing": timing.model_dump()})
-        self._checkpoint.write(line + "\n")
-        self._checkpoint.flush()
+        try:
+            if self._checkpoint is None:
+                self._checkpoint = _open_for_append(path)
+            self._checkpoint.write(line + "\n")
+            self._checkpoint.flush()
+        except OSError as exc:
+            self._discard()  # its buffer holds a line that failed: never write it later
+            raise StoreError("the checkpoint", path, exc) from exc
+
+    def _discard(self) -> None:
+        if self._checkpoint is not None:
+            with contextlib.suppress(OSError):
+                self._checkpoint.close()
+            self._checkpoint = None
 
     def close(self) -> None:
+        """fsync for durability; every line was already flushed, so a failure loses nothing."""
         if self._checkpoint is not None:
-            os.fsync(self._checkpoint.fileno())
-            self._checkpoint.close()
-            self._checkpoint = None
+            with contextlib.suppress(OSError):
+                os.fsync(self._checkpoint.fileno())
+            self._discard()
 
     def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
         """Finished scenes by index; a line cut short by a kill is skipped, repeats collapse."""
@@ -128,8 +152,8 @@ class RunDir:
 
     def write_script(self, script: Script) -> None:
         timeline = [t.model_dump() for t in script.meta.timeline]
-        atomic_write(self.path / "timeline.json", json.dumps(timeline))
-        atomic_write(self.path / "script.json", script.model_dump_json(indent=2))
+        self._write("timeline.json", json.dumps(timeline))
+        self._write("script.json", script.model_dump_json(indent=2))
 
     def load_script(self) -> Script | None:
         p = self.path / "script.json"
@@ -153,6 +177,22 @@ class RunDir:
             wall_time_s=status.get("wall_time_s"),
             error=status.get("error"),
         )
+
+
+def _open_for_append(path: Path) -> IO[str]:
+    """Open the checkpoint; a last line cut short (a kill, a full disk) gets its newline
+    first, so the next scene starts a line of its own instead of joining the broken one."""
+    f = open(path, "a+b")  # noqa: SIM115 - kept open for the run, closed by RunDir.close
+    try:
+        if f.tell() > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+                f.flush()
+    except BaseException:
+        f.close()
+        raise
+    return io.TextIOWrapper(f, encoding="utf-8", newline="\n")
 
 
 def _now() -> str:

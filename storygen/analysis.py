@@ -7,6 +7,7 @@ median call time in the batch). Charts and pages only read these frames.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -255,6 +256,16 @@ def summary_frame(
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def results_json(summary: pd.DataFrame, batches: pd.DataFrame, scenes: pd.DataFrame) -> str:
+    """A comparison's three tables in one JSON document, records per table."""
+
+    def records(df: pd.DataFrame) -> object:
+        return json.loads(df.to_json(orient="records"))
+
+    tables = {"summary": records(summary), "batches": records(batches), "scenes": records(scenes)}
+    return json.dumps(tables, indent=2)
 
 
 def _money(value: float) -> str:

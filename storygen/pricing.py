@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from storygen.errors import InvalidRequestError
 
@@ -40,11 +42,29 @@ def load_prices(path: str | Path | None = None) -> dict[str, tuple[float, float]
     return table
 
 
+@lru_cache(maxsize=8)
+def _load_version(path: str, mtime_ns: int, size: int) -> Mapping[str, tuple[float, float]]:
+    # keyed on the file's version, so a summary of many rows reads the file once
+    return MappingProxyType(load_prices(path))
+
+
+def current_prices() -> Mapping[str, tuple[float, float]]:
+    """The table in force: the built-in one, or as ``STORYGEN_PRICES`` updates it."""
+    path = os.environ.get("STORYGEN_PRICES")
+    if not path:
+        return PRICES
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return load_prices(path)  # raises, naming the file
+    return _load_version(path, stat.st_mtime_ns, stat.st_size)
+
+
 def price_of(
     model: str, prices: Mapping[str, tuple[float, float]] | None = None
 ) -> tuple[float, float] | None:
     """The longest matching prefix wins, so dated model names find their family."""
-    table = PRICES if prices is None else prices
+    table = current_prices() if prices is None else prices
     matches = [name for name in table if model.startswith(name)]
     return table[max(matches, key=len)] if matches else None
 
@@ -55,6 +75,7 @@ def estimate_cost(
     completion_tokens: int,
     prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> float | None:
+    """USD for these tokens; ``prices=None`` means the table in force (see ``current_prices``)."""
     price = price_of(model, prices)
     if price is None:
         return None

@@ -3,13 +3,14 @@ comparison (summary, the four charts, downloads). Shared by Generate, Compare an
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from storygen import Scene, SceneTiming, Script, ScriptRequest, analysis, charts, export, report
 from storygen.analysis import Baseline
@@ -26,27 +27,53 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "script"
 
 
-def script_downloads(script: Script, *, key: str) -> None:
+@dataclass(frozen=True)
+class Download:
+    """One download button's file: what the button offers, and the text or bytes it holds.
+
+    ``data`` may be a function, called only when the user clicks (for costly files)."""
+
+    label: str
+    data: str | bytes | Callable[[], str | bytes]
+    file_name: str
+    mime: str
+    key: str
+    help: str | None = None
+
+    def content(self) -> str | bytes:
+        return self.data() if callable(self.data) else self.data
+
+
+def script_files(script: Script) -> list[Download]:
+    """The script as JSON (it loads back), CSV (one row a scene) and a Markdown screenplay."""
     name = _slug(script.title)
-    cols = st.columns(3)
-    for col, (fmt, label, mime) in zip(
-        cols,
-        (
+    return [
+        Download(label, export.render(script, fmt), f"{name}.{fmt}", mime, f"dl_{fmt}")
+        for fmt, label, mime in (
             ("json", "Download JSON", "application/json"),
             ("csv", "Download CSV", "text/csv"),
             ("md", "Download Markdown", "text/markdown"),
-        ),
-        strict=True,
-    ):
-        col.download_button(
-            label,
-            export.render(script, fmt),
-            file_name=f"{name}.{fmt}",
-            mime=mime,
-            key=f"{key}_dl_{fmt}",
-            on_click="ignore",
-            width="stretch",
         )
+    ]
+
+
+def _download_button(where: DeltaGenerator, file: Download, key: str) -> None:
+    where.download_button(
+        file.label,
+        file.data,
+        file_name=file.file_name,
+        mime=file.mime,
+        key=key,
+        on_click="ignore",
+        width="stretch",
+        help=file.help,
+    )
+
+
+def script_downloads(script: Script, *, key: str) -> None:
+    files = script_files(script)
+    for col, file in zip(st.columns(len(files)), files, strict=True):
+        _download_button(col, file, f"{key}_{file.key}")
 
 
 def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
@@ -94,20 +121,6 @@ def partial_view(
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_ptimeline")
 
 
-def _results_json(summary: pd.DataFrame, batches: pd.DataFrame, scenes: pd.DataFrame) -> str:
-    def records(df: pd.DataFrame) -> object:
-        return json.loads(df.to_json(orient="records"))
-
-    return json.dumps(
-        {
-            "summary": records(summary),
-            "batches": records(batches),
-            "scenes": records(scenes),
-        },
-        indent=2,
-    )
-
-
 def comparison_view(
     scripts: Sequence[Script], baseline: Baseline, request: ScriptRequest, *, key: str
 ) -> None:
@@ -145,6 +158,42 @@ def comparison_view(
     _comparison_downloads(summary, batches, scenes, figures, request, key=key)
 
 
+def comparison_files(
+    summary: pd.DataFrame,
+    batches: pd.DataFrame,
+    scenes: pd.DataFrame,
+    figures: Mapping[str, go.Figure],
+    request: ScriptRequest,
+) -> list[Download]:
+    """The comparison's files: the summary and the scene timings as CSV, all three tables
+    as JSON, and the standalone HTML report (built only when asked for)."""
+    return [
+        Download("Results CSV", summary.to_csv(index=False), "comparison.csv", "text/csv", "csv"),
+        Download(
+            "Scene timings CSV",
+            scenes.to_csv(index=False),
+            "comparison-scenes.csv",
+            "text/csv",
+            "scenes_csv",
+        ),
+        Download(
+            "Results JSON",
+            analysis.results_json(summary, batches, scenes),
+            "comparison.json",
+            "application/json",
+            "json",
+        ),
+        Download(
+            "HTML report",
+            lambda: report.comparison_report(summary, figures, request),
+            "comparison-report.html",
+            "text/html",
+            "html",
+            help="One standalone file with the table and every chart, for people without the app.",
+        ),
+    ]
+
+
 def _comparison_downloads(
     summary: pd.DataFrame,
     batches: pd.DataFrame,
@@ -155,44 +204,9 @@ def _comparison_downloads(
     key: str,
 ) -> None:
     st.subheader("Downloads")
-    cols = st.columns(4)
-    cols[0].download_button(
-        "Results CSV",
-        summary.to_csv(index=False),
-        file_name="comparison.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-        on_click="ignore",
-        width="stretch",
-    )
-    cols[1].download_button(
-        "Scene timings CSV",
-        scenes.to_csv(index=False),
-        file_name="comparison-scenes.csv",
-        mime="text/csv",
-        key=f"{key}_scenes_csv",
-        on_click="ignore",
-        width="stretch",
-    )
-    cols[2].download_button(
-        "Results JSON",
-        _results_json(summary, batches, scenes),
-        file_name="comparison.json",
-        mime="application/json",
-        key=f"{key}_json",
-        on_click="ignore",
-        width="stretch",
-    )
-    cols[3].download_button(
-        "HTML report",
-        lambda: report.comparison_report(summary, figures, request),
-        file_name="comparison-report.html",
-        mime="text/html",
-        key=f"{key}_html",
-        on_click="ignore",
-        width="stretch",
-        help="One standalone file with the table and every chart, for people without the app.",
-    )
+    files = comparison_files(summary, batches, scenes, figures, request)
+    for col, file in zip(st.columns(len(files)), files, strict=True):
+        _download_button(col, file, f"{key}_{file.key}")
     reason = charts.png_unavailable_reason()
     if reason:
         st.caption(reason)

@@ -8,6 +8,7 @@ and faults are drawn from (seed, call, attempt) as in-process, so results compar
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
 import threading
@@ -18,7 +19,8 @@ from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from storygen.backends.base import SceneTask
 from storygen.backends.simulated import SIM_MODEL, draw_latency
@@ -46,8 +48,24 @@ class SimServerConfig:
     # play a reasoning model: refuse max_tokens (wants max_completion_tokens) and temperature
     reasoning_model: bool = False
     # scripted faults for tests: call ("outline", "scene3") -> one entry per attempt:
-    # "ok", "500", "timeout", "malformed", or "429:<retry-after seconds>"
+    # "ok", "timeout", "malformed" (the model's text is not the JSON asked for),
+    # "truncated" (a 200 whose JSON body is cut short), "html" (a 200 with a web page),
+    # "drop" (the connection closes mid-answer), an HTTP status such as "500", "400" or
+    # "409", or "429:<retry-after s>"
     script: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SimRequest:
+    """One chat request as the server saw it: who sent what, when, and the answer."""
+
+    key: str
+    at: float  # time.monotonic() on arrival
+    attempt: int  # the client's X-Storygen-Attempt header
+    call: str | None = None  # "outline" or "scene3", once the prompt is read
+    mode: str = "none"  # the response_format asked for: json_schema, json_object or none
+    fault: str = "ok"  # the fault played, scripted or drawn
+    status: int = 0  # the HTTP status answered (0: the connection was dropped)
 
 
 @dataclass
@@ -58,6 +76,23 @@ class SimServerState:
     accepted_at: list[float] = field(default_factory=list)
     rejected_429: int = 0
     window: deque[float] = field(default_factory=deque)
+    requests: list[SimRequest] = field(default_factory=list)
+    in_flight_by_key: Counter[str] = field(default_factory=Counter)
+    max_in_flight_by_key: Counter[str] = field(default_factory=Counter)
+
+    def attempts(self, call: str) -> list[SimRequest]:
+        """Every request for one call ("scene3"), in arrival order."""
+        return [r for r in self.requests if r.call == call]
+
+
+class _Dropped(Response):
+    """Headers and half a body, then the connection closes: a proxy or server dying."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json")]  # no length: the body is chunked
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-', "more_body": True})
+        # returning without the last body message makes uvicorn close the connection
 
 
 def _error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
@@ -112,6 +147,8 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             "requests_by_key": {mask(k): n for k, n in state.requests_by_key.items()},
             "rejected_429": state.rejected_429,
             "accepted_at": state.accepted_at,
+            "max_in_flight_by_key": {mask(k): n for k, n in state.max_in_flight_by_key.items()},
+            "modes": Counter(r.mode for r in state.requests),
         }
 
     @app.get("/v1/models")
@@ -127,11 +164,36 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        state.requests_by_key[_bearer(request)] += 1
+        seen = SimRequest(
+            _bearer(request), time.monotonic(), int(request.headers.get("x-storygen-attempt", "1"))
+        )
+        state.requests.append(seen)
+        state.requests_by_key[seen.key] += 1
+        state.in_flight_by_key[seen.key] += 1
+        state.max_in_flight_by_key[seen.key] = max(
+            state.max_in_flight_by_key[seen.key], state.in_flight_by_key[seen.key]
+        )
+        try:
+            answer = await respond(request, seen)
+        finally:
+            state.in_flight_by_key[seen.key] -= 1
+        if not isinstance(answer, _Dropped):
+            seen.status = answer.status_code if isinstance(answer, Response) else 200
+        return answer
+
+    async def respond(request: Request, seen: SimRequest) -> Any:
         key = authorize(request)
         if isinstance(key, JSONResponse):
             return key
         body = await request.json()
+        messages = body.get("messages") or []
+        prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+        seed = int(body.get("seed") or 0)
+        parsed = parse_prompt(prompt, seed)
+        if parsed is not None:  # recorded before any refusal, so every request is attributed
+            seen.call = "outline" if parsed.kind == "outline" else f"scene{parsed.index}"
+        fmt = (body.get("response_format") or {}).get("type")
+        seen.mode = fmt or "none"
         if key in config.exhausted_keys:
             return _error(429, "You exceeded your current quota.", "insufficient_quota")
         model = body.get("model")
@@ -150,7 +212,6 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 "Unsupported value: 'temperature' does not support 0.9 with this model.",
                 "unsupported_value",
             )
-        fmt = (body.get("response_format") or {}).get("type")
         supported = {"json_schema": {"json_schema", "json_object"}, "json_object": {"json_object"}}
         if fmt and fmt not in supported.get(config.structured, set()):
             return _error(400, f"response_format {fmt} is not supported by this server")
@@ -163,15 +224,10 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 **{"retry-after": f"{wait:.3f}", "retry-after-ms": str(round(wait * 1000))},
             )
         state.accepted_at.append(time.monotonic())
-        messages = body.get("messages") or []
-        prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-        seed = int(body.get("seed") or 0)
-        parsed = parse_prompt(prompt, seed)
-        if parsed is None:
+        if parsed is None or seen.call is None:
             return _error(400, "serve-sim only answers storygen's outline and scene prompts")
-        call = "outline" if parsed.kind == "outline" else f"scene{parsed.index}"
-        attempt = int(request.headers.get("x-storygen-attempt", "1"))
-        fault = _fault(config, seed, call, attempt)
+        call, attempt = seen.call, seen.attempt
+        fault = seen.fault = _fault(config, seed, call, attempt)
         if fault.startswith("429"):
             wait = float(fault.partition(":")[2] or 1.0)
             state.rejected_429 += 1
@@ -182,8 +238,13 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         if fault == "timeout":
             await asyncio.sleep(config.slow_s)
         await asyncio.sleep(delay)
-        if fault == "500":
-            return _error(500, "The server had an error while processing your request.")
+        if fault == "drop":
+            return _Dropped(media_type="application/json")
+        if fault.isdigit():
+            status = int(fault)
+            if status >= 500:
+                return _error(status, "The server had an error while processing your request.")
+            return _error(status, f"serve-sim scripted fault: HTTP {status}")
         if parsed.kind == "outline":
             content = make_outline(parsed.request, parsed.total).model_dump_json()
         else:
@@ -198,7 +259,7 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             "completion_tokens": estimate_tokens(content),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return {
+        answer = {
             "id": f"chatcmpl-sim-{call}-{attempt}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -212,6 +273,12 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             ],
             "usage": usage,
         }
+        if fault == "truncated":  # a complete HTTP answer whose JSON body is cut short
+            text = json.dumps(answer)
+            return Response(text[: len(text) // 2], media_type="application/json")
+        if fault == "html":  # a proxy's login page, sent with a 200
+            return Response("<html><body>Please sign in</body></html>", media_type="text/html")
+        return answer
 
     return app
 

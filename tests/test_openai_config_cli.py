@@ -155,13 +155,18 @@ def test_cli_bad_key_exits_1_with_masked_message(serve_sim_process: str, tmp_pat
     env.pop("STORYGEN_API_KEYS", None)
     done = subprocess.run(
         [sys.executable, "-m", "storygen", "generate", "--idea", "x", "--duration", "16",
-         "--backend", "openai", "--base-url", f"{serve_sim_process}/v1", "--model",
-         "storygen-sim-1", "--runs-dir", str(tmp_path), "--no-progress"],
+         "--strategy", "sequential", "--backend", "openai", "--base-url",
+         f"{serve_sim_process}/v1", "--model", "storygen-sim-1", "--runs-dir", str(tmp_path),
+         "--no-progress"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1
     assert "the API key was rejected" in done.stderr
     assert "sk-wrong-key-999999999" not in done.stderr and "Traceback" not in done.stderr
+    stats = json.loads(urllib.request.urlopen(f"{serve_sim_process}/sim/stats").read())
+    assert stats["requests"] == 1  # a 401 is not worth a second try
+    (run_dir,) = tmp_path.iterdir()  # the failed run is kept, to resume with a good key
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
 
 
 def test_cli_openai_without_key_exits_2(tmp_path: Path) -> None:
@@ -173,3 +178,4 @@ def test_cli_openai_without_key_exits_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "OPENAI_API_KEY" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before any run was created

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from conftest import fast_policy
 
-from storygen import RunFailedError, RunStore, Script, ScriptRequest, generate, resume
+from storygen import (
+    PermanentError,
+    RunFailedError,
+    RunStore,
+    Script,
+    ScriptRequest,
+    generate,
+    resume,
+)
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.config import BackendConfig, mask
 from storygen.events import Event, SceneRetrying
@@ -85,6 +93,9 @@ def test_retry_after_of_a_429_is_honoured(serve: Serve) -> None:
     assert retry.wait_s == pytest.approx(0.3, abs=0.02)
     timing = script.meta.timeline[1]
     assert timing.attempts == 2 and timing.end_s - timing.start_s >= 0.3
+    refused, answered = server.state.attempts("scene2")
+    assert (refused.status, answered.status) == (429, 200)
+    assert answered.at - refused.at >= 0.3  # the server, too, saw the client wait it out
 
 
 def test_server_errors_then_success(serve: Serve) -> None:
@@ -92,15 +103,17 @@ def test_server_errors_then_success(serve: Serve) -> None:
     script = run(short(), backend(server))
     assert script.meta.timeline[2].attempts == 3
     assert len(script.scenes) == 6
+    assert [r.status for r in server.state.attempts("scene3")] == [500, 500, 200]
 
 
 def test_timeout_then_success(serve: Serve) -> None:
-    server = serve(script={"scene4": ["timeout"]}, slow_s=5.0)
+    server = serve(script={"scene4": ["timeout"]}, slow_s=1.5)  # the server finishes it on stop
     events: list[Event] = []
     script = run(short(), backend(server, timeout_s=0.5), events)
     (retry,) = [e for e in events if isinstance(e, SceneRetrying)]
     assert retry.index == 4 and "timed out after 0.5 s" in retry.error
     assert script.meta.timeline[3].attempts == 2
+    assert [r.attempt for r in server.state.attempts("scene4")] == [1, 2]
 
 
 def test_malformed_json_is_repaired_by_telling_the_model_why(serve: Serve) -> None:
@@ -111,6 +124,10 @@ def test_malformed_json_is_repaired_by_telling_the_model_why(serve: Serve) -> No
     assert "did not match the scene schema" in retry.error or "not valid JSON" in retry.error
     assert script.meta.timeline[4].attempts == 2
     assert script.scenes[4].title  # a real scene, validated
+    assert [(r.attempt, r.fault) for r in server.state.attempts("scene5")] == [
+        (1, "malformed"),
+        (2, "ok"),
+    ]
 
 
 def test_bad_key_is_a_clear_error_with_the_key_masked_and_no_retry(serve: Serve) -> None:
@@ -120,21 +137,25 @@ def test_bad_key_is_a_clear_error_with_the_key_masked_and_no_retry(serve: Serve)
     message = str(info.value)
     assert f"the API key was rejected by {server.url}" in message
     assert KEY not in message and mask(KEY) in message
-    assert server.state.requests_by_key[KEY] == 1
+    assert isinstance(info.value.__cause__, PermanentError)
+    assert [r.status for r in server.state.requests] == [401]  # refused once, never retried
 
 
 def test_missing_model_is_a_clear_error(serve: Serve) -> None:
     server = serve()
-    with pytest.raises(RunFailedError, match=f"model nope-7b not found at {server.url}"):
+    with pytest.raises(RunFailedError, match=f"model nope-7b not found at {server.url}") as info:
         run(short(concurrency=1), backend(server, model="nope-7b"))
-    assert sum(server.state.requests_by_key.values()) == 1
+    assert isinstance(info.value.__cause__, PermanentError)
+    assert [r.status for r in server.state.requests] == [404]
 
 
 def test_exhausted_quota_stops_at_once(serve: Serve) -> None:
     server = serve(exhausted_keys=frozenset({KEY}))
-    with pytest.raises(RunFailedError, match="quota exhausted"):
+    with pytest.raises(RunFailedError, match="quota exhausted") as info:
         run(short(concurrency=1), backend(server))
-    assert server.state.requests_by_key[KEY] == 1
+    # a 429 like a rate limit, but insufficient_quota: no wait can help
+    assert isinstance(info.value.__cause__, PermanentError)
+    assert [r.status for r in server.state.requests] == [429]
 
 
 def test_calls_are_spread_over_the_key_pool(serve: Serve) -> None:

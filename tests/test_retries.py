@@ -44,7 +44,8 @@ def test_retry_after_from_the_provider_is_honoured() -> None:
     assert scene2.end_s - scene2.start_s >= 0.25
 
 
-def test_backoff_grows_and_stays_capped() -> None:
+def test_backoff_waits_in_a_run_stay_under_the_cap() -> None:
+    """That the bound grows per attempt is checked on the policy (test_retry_policy.py)."""
     policy = RetryPolicy(attempts=6, initial_wait_s=0.001, max_wait_s=0.004)
     faults = {(1, a): (lambda: TransientError("boom")) for a in range(1, 6)}
     events: list[Event] = []
@@ -63,6 +64,7 @@ def test_rpm_limit_of_the_simulated_backend_is_met_with_retry_after() -> None:
     waits = [e for e in events if isinstance(e, SceneRetrying)]
     assert waits, "the 7th request inside one window must have been refused"
     assert all("rate limit" in e.error and 0 < e.wait_s <= 0.3 for e in waits)
+    assert backend.calls == 12 + len(waits)  # each retry answers exactly one refused call
 
 
 def test_exhausted_retries_fail_the_run_naming_the_scene() -> None:
@@ -72,6 +74,7 @@ def test_exhausted_retries_fail_the_run_naming_the_scene() -> None:
         generate(SHORT, backend, policy=fast_policy(4))
     assert info.value.scene_index == 4
     assert "scene 4" in str(info.value) and "upstream 502" in str(info.value)
+    assert isinstance(info.value.__cause__, TransientError)
     assert [a for a in backend.attempts_seen if a[0] == 4] == [(4, 1), (4, 2), (4, 3), (4, 4)]
 
 
@@ -81,6 +84,7 @@ def test_permanent_error_is_not_retried_and_stops_new_scenes() -> None:
     with pytest.raises(RunFailedError) as info:
         generate(request, backend, policy=fast_policy())
     assert "scene 7" in str(info.value) and "permanent" in str(info.value)
+    assert info.value.scene_index == 7 and isinstance(info.value.__cause__, PermanentError)
     # batch 1 (5 calls) + batch 2 (5 calls, scene 7 once): nothing after the failed batch
     assert backend.calls == 10
 
@@ -90,8 +94,13 @@ def test_permanent_error_from_a_backend_stops_at_once() -> None:
     with pytest.raises(RunFailedError, match="the API key was rejected"):
         generate(SHORT, backend, policy=fast_policy())
     assert [a for a in backend.attempts_seen if a[0] == 1] == [(1, 1)]
+    assert max(i for i, _ in backend.attempts_seen) <= 5  # only the first batch ever started
 
 
 def test_policy_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="between 1 and 20"):
+    with pytest.raises(ValueError, match="between 1 and 20") as info:
         RetryPolicy(attempts=0)
+    assert getattr(info.value, "field", None) == "attempts"
+    with pytest.raises(ValueError) as info:
+        RetryPolicy(initial_wait_s=2.0, max_wait_s=1.0)
+    assert getattr(info.value, "field", None) == "initial_wait_s"

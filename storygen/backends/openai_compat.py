@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from storygen.backends.base import Generation, SceneTask
@@ -239,6 +240,15 @@ class OpenAIBackend:
                     raise error from None
                 except openai.OpenAIError as exc:
                     raise self._error(exc) from None
+                except ValueError:  # a 200 whose body was cut short: the SDK could not parse it
+                    raise TransientError(
+                        f"{self.base_url} answered with a body that is not JSON"
+                    ) from None
+        if not isinstance(response, ChatCompletion):  # a proxy's HTML page, sent with a 200
+            raise TransientError(
+                f"{self.base_url} answered with something other than a chat completion "
+                f"({type(response).__name__}); check that the base URL ends in /v1"
+            )
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else estimate - self.config.max_tokens
         completion_tokens = usage.completion_tokens if usage else 0

@@ -18,7 +18,7 @@ from storygen.config import BackendConfig, openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
 from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
 from storygen.models import STRATEGIES, Script, ScriptRequest
-from storygen.pricing import estimate_cost
+from storygen.pricing import current_prices, estimate_cost
 from storygen.retry import RetryPolicy
 from storygen.runner import generate, resume
 from storygen.store import RunStore
@@ -223,6 +223,7 @@ def _concurrency(text: str, backend: Backend) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
     backend = _backend(args)
     request = ScriptRequest.build(
         idea=args.idea,

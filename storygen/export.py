@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -34,26 +35,30 @@ def from_json(text: str) -> Script:
     return Script.model_validate_json(text)
 
 
+def rows(script: Script) -> Iterator[tuple[int, str, str, str, str, str, str, str, str, str]]:
+    """One row a scene in CSV_COLUMNS order, lists joined readably: the CSV export and
+    Script.to_dataframe() share it, so the two tables never drift apart."""
+    for s in script.scenes:
+        yield (
+            s.index,
+            f"{s.duration_s:g}",
+            s.title,
+            s.location,
+            ", ".join(s.characters),
+            s.camera,
+            s.visual_prompt,
+            s.narration,
+            "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
+            s.summary,
+        )
+
+
 def to_csv(script: Script) -> str:
-    """Lists joined readably; a BOM so that Excel reads UTF-8 as UTF-8."""
+    """A BOM so that Excel reads UTF-8 as UTF-8."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for s in script.scenes:
-        writer.writerow(
-            [
-                s.index,
-                f"{s.duration_s:g}",
-                s.title,
-                s.location,
-                ", ".join(s.characters),
-                s.camera,
-                s.visual_prompt,
-                s.narration,
-                "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
-                s.summary,
-            ]
-        )
+    writer.writerows(rows(script))
     return "\ufeff" + buf.getvalue()
 
 
@@ -72,7 +77,7 @@ def to_markdown(script: Script) -> str:
             "",
             f"**{s.location.upper()}** | camera: {s.camera}",
             "",
-            f"> {s.visual_prompt}",
+            "> " + s.visual_prompt.replace("\n", "\n> "),
             "",
             s.narration,
             "",

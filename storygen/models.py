@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storygen.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 StrategyName = Literal["sequential", "batched", "windowed", "outline"]
 STRATEGIES: tuple[StrategyName, ...] = ("sequential", "batched", "windowed", "outline")
@@ -170,3 +173,31 @@ class Script(BaseModel):
     outline: Outline | None = None
     scenes: list[Scene]
     meta: RunMeta
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The script as a table: the very columns and values of the CSV export."""
+        import pandas as pd
+
+        from storygen.export import CSV_COLUMNS, rows
+
+        return pd.DataFrame(list(rows(self)), columns=list(CSV_COLUMNS))
+
+    def __repr__(self) -> str:
+        strategy, size = self.request.strategy, self.request.concurrency
+        config = strategy if strategy == "sequential" else f"{strategy}({size})"
+        wall = f", {self.meta.wall_time_s:.2f} s" if self.meta.wall_time_s else ""
+        return f"<Script {self.title!r}: {len(self.scenes)} scenes, {config}{wall}>"
+
+    def _repr_html_(self, first: int = 10) -> str:
+        """Title, the outline's logline when there is one, and the first scenes as a table."""
+        import html
+
+        head = [f"<h3>{html.escape(self.title)}</h3>"]
+        if self.outline is not None:
+            head.append(f"<p><i>{html.escape(self.outline.logline)}</i></p>")
+        head.append(f"<p>{html.escape(repr(self)[1:-1])}</p>")
+        table = self.to_dataframe().head(first)
+        more = len(self.scenes) - len(table)
+        if more > 0:
+            head.append(f"<p>The first {len(table)} scenes ({more} more):</p>")
+        return "\n".join([*head, table.to_html(index=False, border=0)])

@@ -281,3 +281,20 @@ def test_markdown_without_an_outline_goes_straight_to_the_scenes() -> None:
     assert md.startswith("# A keeper finds a map\n")
     assert md.split("## Scene 1")[0] == "# A keeper finds a map\n\n"
     assert md.count("## Scene ") == 3
+
+
+def test_markdown_quotes_every_line_of_a_multi_line_visual_prompt() -> None:
+    """A model may break a prompt over lines; each one stays inside the quote block."""
+    first = SCENES[0].model_copy(update={"visual_prompt": "Wide shot of the bay\nslow push in"})
+    script = _handmade().model_copy(update={"scenes": [first, *SCENES[1:]]})
+    lines = export.to_markdown(script).splitlines()
+    at = lines.index("> Wide shot of the bay")
+    assert lines[at + 1] == "> slow push in"
+
+
+def test_to_dataframe_is_the_csv_export_as_a_table() -> None:
+    script = _handmade()
+    frame = script.to_dataframe()
+    rows = list(csv.reader(io.StringIO(export.to_csv(script).lstrip("\ufeff"))))
+    assert list(frame.columns) == rows[0]
+    assert frame.astype(str).values.tolist() == rows[1:]

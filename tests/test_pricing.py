@@ -111,3 +111,17 @@ def test_the_cli_cost_line_uses_the_price_file(
     assert (
         f"tokens: {prompt} prompt, {completion} completion; estimated cost ${expected:.4f}" in out
     )
+
+
+def test_the_cli_refuses_a_bad_price_file_before_any_run(
+    price_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    price_file.write_text("{not json")
+    code = main(
+        ["generate", "--idea", "A fox opens a bakery", "--duration", "24",
+         "--time-scale", str(FAST), "--runs-dir", str(tmp_path / "runs")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(price_file) in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()  # nothing was written, nothing was paid for

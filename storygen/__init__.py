@@ -2,6 +2,7 @@
 
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
 from storygen.backends.simulated import SimulatedBackend
+from storygen.config import BackendConfig
 from storygen.engine import Prior, run_async
 from storygen.errors import (
     BackendError,
@@ -10,6 +11,7 @@ from storygen.errors import (
     PermanentError,
     RateLimitedError,
     RunFailedError,
+    StoreError,
     StoryGenError,
     TransientError,
 )
@@ -30,10 +32,25 @@ from storygen.retry import RetryPolicy
 from storygen.runner import generate, resume
 from storygen.store import RunDir, RunStore
 
+# pandas and plotly load only when the notebook helpers are first used: the CLI and the
+# engine stay quick to import.
+_LAZY = {name: "storygen.comparison" for name in ("Comparison", "compare", "sweep", "sweep_figure")}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'storygen' has no attribute {name!r}")
+
+
 __all__ = [
     "Backend",
+    "BackendConfig",
     "BackendError",
     "Character",
+    "Comparison",
     "Dialogue",
     "Generation",
     "InvalidRequestError",
@@ -57,12 +74,16 @@ __all__ = [
     "ScriptRequest",
     "SimulatedBackend",
     "Snapshot",
+    "StoreError",
     "StoryGenError",
     "TransientError",
     "batches",
+    "compare",
     "generate",
     "resume",
     "run_async",
     "scene_count",
     "scene_durations",
+    "sweep",
+    "sweep_figure",
 ]

@@ -182,8 +182,11 @@ def batch_time_figure(batches: pd.DataFrame, title: str = "Time per batch") -> g
     return _layout(fig, title, 420)
 
 
-def speedup_figure(summary: pd.DataFrame, title: str = "Speedup vs sequential") -> go.Figure:
-    """Measured speedup per configuration against the ideal line speedup = concurrency."""
+def speedup_figure(
+    summary: pd.DataFrame, title: str = "Speedup vs sequential", *, labels: bool = True
+) -> go.Figure:
+    """Measured speedup per configuration against the ideal line speedup = concurrency
+    (``labels=False`` leaves the numbers to the hover, for a sweep of many sizes)."""
     if summary.empty:
         return _empty(title, "No finished run.")
     if (summary["baseline"] == "estimated").any():
@@ -206,7 +209,7 @@ def speedup_figure(summary: pd.DataFrame, title: str = "Speedup vs sequential") 
             go.Scatter(
                 x=df["concurrency"],
                 y=df["speedup"],
-                mode="lines+markers+text",
+                mode="lines+markers+text" if labels else "lines+markers",
                 text=[f"{x:.2f}x" for x in df["speedup"]],
                 textposition="bottom right",
                 marker={"size": 11, "color": STRATEGY_COLOURS.get(str(strategy), "#444")},

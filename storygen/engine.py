@@ -157,7 +157,7 @@ class _Run:
         except Exception as exc:  # a bug, or the store failing at the very end
             self._fail(None, exc)
         except BaseException as exc:  # Ctrl-C: say so on disk, keep the scenes
-            self._mark("interrupted", _describe(exc))
+            self._mark("interrupted", f"interrupted ({type(exc).__name__}); resume finishes it")
             raise
         assert self.failure is not None
         where, index, cause = self.failure

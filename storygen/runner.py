@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import threading
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
@@ -16,19 +17,58 @@ from storygen.models import Script, ScriptRequest
 from storygen.retry import RetryPolicy
 from storygen.store import RunDir, RunStore
 
+T = TypeVar("T")
+
 
 def backend_from_settings(settings: dict[str, Any]) -> Backend:
     """Rebuild a backend from what a run saved (keys come from the environment)."""
     return config_from_settings(settings).build()
 
 
-def _run(coro: Any) -> Script:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run the engine to the end from synchronous code, with or without a running loop.
+
+    A notebook cell already runs inside the kernel's event loop, where ``asyncio.run`` is
+    refused: the engine then gets its own loop in a worker thread and the cell blocks until
+    it is done. Interrupting the kernel (KeyboardInterrupt here) cancels the run on its loop,
+    so the engine marks it "interrupted" on disk before the interrupt reaches the caller.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError("generate() was called inside an event loop; await run_async() instead")
+    return _run_in_thread(coro)
+
+
+def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = loop.run_until_complete(task)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            done.set()
+
+    threading.Thread(target=target, name="storygen-engine", daemon=True).start()
+    # An Event, not Thread.join: on Python 3.11 a join interrupted by Ctrl-C marks the
+    # thread as stopped while it still runs, and the next join returns at once.
+    try:
+        while not done.wait(0.05):  # short waits, so the interrupt is seen at once
+            pass
+    except KeyboardInterrupt:
+        loop.call_soon_threadsafe(task.cancel)
+        done.wait()  # the engine marks the run "interrupted" on disk, then stops
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def generate(
@@ -44,7 +84,7 @@ def generate(
     backend = backend or SimulatedBackend()
     if run_dir is None and store is not None:
         run_dir = store.create(request, backend.settings())
-    return _run(
+    return run_sync(
         run_async(request, backend, policy=policy, subscribers=subscribers, run_dir=run_dir)
     )
 
@@ -62,7 +102,7 @@ def resume(
     backend = backend or backend_from_settings(run_dir.backend_settings())
     prior = Prior.from_run(run_dir)
     run_dir.set_status("running", error=None)
-    return _run(
+    return run_sync(
         run_async(
             request,
             backend,

@@ -319,6 +319,27 @@ def comparison_plan(
     return plan
 
 
+def measures_sequential(config: BackendConfig, asked: bool | None = None) -> bool:
+    """Simulated calls are free, so the sequential baseline is run; on a paid API it is
+    estimated unless asked for."""
+    return config.kind == "simulated" if asked is None else asked
+
+
+def plan_requests(
+    base: ScriptRequest, plan: Sequence[tuple[StrategyName, int]], measure_sequential: bool
+) -> list[ScriptRequest]:
+    """One request per configuration of ``plan``: the same work, scheduled differently."""
+    if not measure_sequential:
+        plan = [p for p in plan if p[0] != "sequential"]
+    if not plan:
+        raise InvalidRequestError("choose at least one configuration to compare", "plan")
+    fields = base.model_dump()
+    return [
+        ScriptRequest.build(**{**fields, "strategy": strategy, "concurrency": size})
+        for strategy, size in plan
+    ]
+
+
 def start_comparison(
     base: ScriptRequest,
     plan: Sequence[tuple[StrategyName, int]],
@@ -333,16 +354,8 @@ def start_comparison(
     meets the same drawn latencies and only scheduling differs. On a paid API the sequential
     run is skipped unless ``measure_sequential``; its time is then estimated.
     """
-    measure = config.kind == "simulated" if measure_sequential is None else measure_sequential
-    if not measure:
-        plan = [p for p in plan if p[0] != "sequential"]
-    if not plan:
-        raise InvalidRequestError("choose at least one configuration to compare", "plan")
-    fields = base.model_dump()
-    requests = [
-        ScriptRequest.build(**{**fields, "strategy": strategy, "concurrency": size})
-        for strategy, size in plan
-    ]
+    measure = measures_sequential(config, measure_sequential)
+    requests = plan_requests(base, plan, measure)
     lanes: list[Lane] = []
     tasks: list[_Task] = []
     for request in requests:

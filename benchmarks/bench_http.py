@@ -17,14 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
+from benchmarks import OUT
 from storygen import ScriptRequest
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.bench import run_bench
 from storygen.config import BackendConfig
 
-OUT = Path(__file__).resolve().parent / "results"
 KEY = "sk-bench-0000000000"
 
 
@@ -103,7 +102,7 @@ def main() -> None:
         print(" | ".join(str(row[h]) for h in header))
     mean_call_ms = 1000 * statistics.fmean(service["sim"])
     print(f"HTTP overhead per call: {overhead_ms:.1f} ms (mean call {mean_call_ms:.0f} ms)")
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"http_ts{args.time_scale:g}.json").write_text(
         json.dumps({"rows": rows, "overhead_ms_per_call": round(overhead_ms, 2)}, indent=2)
     )

@@ -13,11 +13,9 @@ import json
 import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
+from benchmarks import OUT
 from storygen import RunStore, ScriptRequest, SimulatedBackend, generate
-
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def request(n: int, strategy: str) -> ScriptRequest:
@@ -65,7 +63,7 @@ def main() -> None:
             }
             rows.append(row)
             print(row, flush=True)
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "scale.json").write_text(json.dumps(rows, indent=2))
 
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from benchmarks import OUT
 from storygen.cli import main
-
-OUT = Path(__file__).resolve().parent / "results"
-
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -23,7 +20,7 @@ if __name__ == "__main__":
     parser.add_argument("--time-scale", default="0.0125")
     parser.add_argument("--batch-sizes", default="3,5,10,25")
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     sys.exit(
         main(
             [

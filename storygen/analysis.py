@@ -16,7 +16,7 @@ import pandas as pd
 
 from storygen.bench import ideal_of, mean_lag
 from storygen.models import Scene, SceneTiming, Script
-from storygen.pricing import estimate_cost
+from storygen.pricing import estimate_cost, is_simulated
 from storygen.store import RunInfo
 from storygen.worker import Baseline, config_label
 
@@ -285,7 +285,10 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "Mean context lag (scenes)": summary["mean_context_lag"].round(2),
             "Measured ÷ ideal": summary["measured_over_ideal"].round(3),
             "Tokens": summary["total_tokens"],
-            "Cost (USD)": summary["cost_usd"].map(_money),
+            "Cost (USD)": [
+                "n/a (simulated)" if pd.isna(cost) and is_simulated(str(model)) else _money(cost)
+                for cost, model in zip(summary["cost_usd"], summary["model"], strict=True)
+            ],
         }
     )
 
@@ -347,7 +350,8 @@ def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
                 "strategy": config_label(i.strategy, i.concurrency),
                 "scenes": f"{i.scenes_done}/{i.scenes_total}",
                 "status": i.status,
-                "wall time (s)": None if i.wall_time_s is None else round(i.wall_time_s, 3),
+                # a failed or interrupted run shows its time until it stopped
+                "wall time (s)": "—" if i.wall_time_s is None else f"{i.wall_time_s:.3f}",
             }
             for i in infos
         ],

@@ -7,8 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import NoReturn
 
 from storygen import export
 from storygen.backends.base import Backend
@@ -16,9 +15,9 @@ from storygen.backends.simulated import SimulatedBackend
 from storygen.bench import rows_as_dicts, run_bench
 from storygen.config import BackendConfig, openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
-from storygen.events import Event, RunStarted, SceneFinished, SceneRetrying
 from storygen.models import STRATEGIES, Script, ScriptRequest
-from storygen.pricing import current_prices, estimate_cost
+from storygen.pricing import cost_line, current_prices
+from storygen.progress import LaneBar
 from storygen.retry import RetryPolicy
 from storygen.runner import generate, resume
 from storygen.store import RunStore
@@ -26,6 +25,24 @@ from storygen.store import RunStore
 
 class _Usage(Exception):
     """A bad flag value found after argparse: exit 2 like argparse does."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line and a pointer to --help, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
+class _Help(argparse.HelpFormatter):
+    """A flag's default in --help, where it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, "", argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -38,47 +55,32 @@ def _int_list(text: str, flag: str) -> list[int]:
     return values
 
 
-class _Bar:
-    """A tqdm bar fed by engine events."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-        self.retries = 0
-
-    def __call__(self, event: Event) -> None:
-        if not self.enabled:
-            return
-        if isinstance(event, RunStarted):
-            self.bar = tqdm(
-                total=event.total, initial=event.already_done, unit="scene", file=sys.stderr
-            )
-        elif self.bar is None:
-            return
-        elif isinstance(event, SceneFinished):
-            self.bar.set_postfix(batch=event.timing.group, retries=self.retries, refresh=False)
-            self.bar.update(1)
-        elif isinstance(event, SceneRetrying):
-            self.retries += 1
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _add_backend_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=["simulated", "openai"], default="simulated")
+    g.add_argument(
+        "--backend",
+        choices=["simulated", "openai"],
+        default="simulated",
+        help="the embedded simulated LLM (no key, no network) or an OpenAI-compatible server",
+    )
     g.add_argument("--attempts", type=int, default=4, help="attempts per call (1-20)")
     sim = p.add_argument_group("simulated backend")
     sim.add_argument(
         "--time-scale",
         type=float,
         default=None,
-        help="simulated latency multiplier: 1 = real speed (~8 s a call), 0.01 for demos",
+        help="simulated latency multiplier: 1 = real speed, ~8 s a call (the default); "
+        "0.01 for demos",
     )
-    sim.add_argument("--error-rate", type=float, default=0.0, help="transient error rate")
-    sim.add_argument("--sim-rpm", type=int, default=None, help="simulated provider's RPM limit")
+    sim.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of calls with a transient error"
+    )
+    sim.add_argument(
+        "--sim-rpm",
+        type=int,
+        default=None,
+        help="the simulated provider's requests-per-minute limit, answered with 429",
+    )
     sim.add_argument(
         "--fail-scenes",
         default="",
@@ -89,25 +91,41 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
     )
     oa.add_argument("--base-url", default=None, help="e.g. http://localhost:11434/v1 (Ollama)")
     oa.add_argument("--model", default=None, help="default gpt-4o-mini, or STORYGEN_MODEL")
-    oa.add_argument("--temperature", type=float, default=None)
-    oa.add_argument("--max-tokens", type=int, default=None)
-    oa.add_argument("--timeout", type=float, default=None, help="seconds per request")
+    oa.add_argument("--temperature", type=float, default=None, help="default 0.9")
+    oa.add_argument("--max-tokens", type=int, default=None, help="default 1500")
+    oa.add_argument("--timeout", type=float, default=None, help="seconds per request, default 60")
     oa.add_argument("--rpm", type=int, default=None, help="client-side requests-per-minute limit")
     oa.add_argument("--tpm", type=int, default=None, help="client-side tokens-per-minute limit")
-    oa.add_argument("--per-key-concurrency", type=int, default=None)
     oa.add_argument(
-        "--rate-window", type=float, default=None, help="seconds of the provider's rate window"
+        "--per-key-concurrency", type=int, default=None, help="calls in flight per key, default 8"
+    )
+    oa.add_argument(
+        "--rate-window",
+        type=float,
+        default=None,
+        help="seconds of the provider's rate window, default 60",
+    )
+
+
+def _add_price_as(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--price-as",
+        default="gpt-4o-mini",
+        metavar="MODEL",
+        help="a simulated run's tokens are priced as this model's",
     )
 
 
 def _parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m storygen", description=__doc__)
-    sub = root.add_subparsers(dest="command", required=True)
+    root = _Parser(prog="python -m storygen", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    gen = sub.add_parser("generate", help="write one script")
-    gen.add_argument("--idea", required=True)
-    gen.add_argument("--duration", type=float, required=True, help="video length, 8-7200 s")
-    gen.add_argument("--strategy", choices=STRATEGIES, default="batched")
+    gen = sub.add_parser("generate", help="write one script", formatter_class=_Help)
+    gen.add_argument("--idea", required=True, help="what the video is about, one sentence")
+    gen.add_argument(
+        "--duration", type=float, required=True, help="video length, 8-7200 s (8 s a scene)"
+    )
+    gen.add_argument("--strategy", choices=STRATEGIES, default="batched", help="scheduling")
     gen.add_argument(
         "--batch-size",
         "--window",
@@ -117,25 +135,40 @@ def _parser() -> argparse.ArgumentParser:
         help="batch size (batched) or window (windowed, outline), 1-100; "
         "'auto' = keys x per-key concurrency",
     )
-    gen.add_argument("--lag-allowance", type=int, default=None, help="windowed A (default 2W)")
-    gen.add_argument("--style", default="cinematic")
-    gen.add_argument("--language", default="en")
-    gen.add_argument("--seconds-per-scene", type=float, default=8.0)
-    gen.add_argument("--context-scenes", type=int, default=5)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", type=Path, default=None, help="where to write the script")
-    gen.add_argument("--format", choices=export.FORMATS, default=None)
-    gen.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    gen.add_argument("--no-progress", action="store_true")
+    gen.add_argument(
+        "--lag-allowance",
+        type=int,
+        default=None,
+        help="windowed: scene k waits for 1..k-A (default 2 x window)",
+    )
+    gen.add_argument("--style", default="cinematic", help="visual style")
+    gen.add_argument("--language", default="en", help="en, es, fr or de (simulated)")
+    gen.add_argument("--seconds-per-scene", type=float, default=8.0, help="clip length")
+    gen.add_argument(
+        "--context-scenes", type=int, default=5, help="previous summaries quoted in a prompt"
+    )
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same simulated latencies")
+    gen.add_argument(
+        "--out", type=Path, default=None, help="where to write the script (default: the run dir)"
+    )
+    gen.add_argument(
+        "--format", choices=export.FORMATS, default=None, help="default: from --out's suffix"
+    )
+    gen.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_price_as(gen)
     _add_backend_flags(gen)
 
-    res = sub.add_parser("resume", help="finish a failed or interrupted run")
+    res = sub.add_parser("resume", help="finish a failed or interrupted run", formatter_class=_Help)
     res.add_argument("run_dir", type=Path)
     res.add_argument("--out", type=Path, default=None)
     res.add_argument("--format", choices=export.FORMATS, default=None)
-    res.add_argument("--no-progress", action="store_true")
+    res.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_price_as(res)
 
-    bench = sub.add_parser("bench", help="compare strategies on the same latencies")
+    bench = sub.add_parser(
+        "bench", help="compare strategies on the same latencies", formatter_class=_Help
+    )
     bench.add_argument("--idea", default="A lighthouse keeper finds a map to a drowned city")
     bench.add_argument("--duration", type=float, default=600)
     bench.add_argument("--batch-sizes", default="3,5,10")
@@ -145,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", type=Path, default=None)
     bench.add_argument("--csv", type=Path, default=None)
-    sim = sub.add_parser("serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1")
+    sim = sub.add_parser(
+        "serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1", formatter_class=_Help
+    )
     sim.add_argument("--port", type=int, default=8000)
     sim.add_argument("--time-scale", type=float, default=1.0)
     sim.add_argument("--rpm", type=int, default=None, help="answer 429 + Retry-After above this")
@@ -168,9 +203,51 @@ def _parser() -> argparse.ArgumentParser:
     return root
 
 
-def _backend(args: argparse.Namespace) -> Backend:
+_OPENAI_ONLY = {
+    "base_url": "--base-url",
+    "model": "--model",
+    "temperature": "--temperature",
+    "max_tokens": "--max-tokens",
+    "timeout": "--timeout",
+    "rpm": "--rpm",
+    "tpm": "--tpm",
+    "per_key_concurrency": "--per-key-concurrency",
+    "rate_window": "--rate-window",
+}
+_SIMULATED_ONLY = {
+    "time_scale": "--time-scale",
+    "error_rate": "--error-rate",
+    "sim_rpm": "--sim-rpm",
+    "fail_scenes": "--fail-scenes",
+}
+
+
+def _check_backend_flags(args: argparse.Namespace) -> None:
+    """A flag of the other backend would be silently ignored: say so instead."""
+    given = [
+        flag
+        for name, flag in (_SIMULATED_ONLY if args.backend == "openai" else _OPENAI_ONLY).items()
+        if getattr(args, name) not in (None, "", 0.0)
+    ]
+    if not given:
+        return
     if args.backend == "openai":
-        config = openai_config_from_env(
+        raise _Usage(f"{given[0]} applies to the simulated backend only, not --backend openai")
+    hint = " (the simulated provider's own limit is --sim-rpm)" if given[0] == "--rpm" else ""
+    raise _Usage(f"{given[0]} applies to --backend openai only{hint}")
+
+
+def _fail_scenes(args: argparse.Namespace, total: int) -> list[int]:
+    scenes = _int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else []
+    if bad := [k for k in scenes if not 1 <= k <= total]:
+        raise _Usage(f"--fail-scenes: scene {bad[0]} is outside 1..{total} (this video's scenes)")
+    return scenes
+
+
+def _backend_config(args: argparse.Namespace) -> BackendConfig:
+    _check_backend_flags(args)
+    if args.backend == "openai":
+        return openai_config_from_env(
             base_url=args.base_url,
             model=args.model,
             temperature=args.temperature,
@@ -181,18 +258,17 @@ def _backend(args: argparse.Namespace) -> Backend:
             per_key_concurrency=args.per_key_concurrency,
             rate_window_s=args.rate_window,
         )
-        return config.build()
-    config = BackendConfig.build_config(
+    return BackendConfig.build_config(
         kind="simulated",
         time_scale=1.0 if args.time_scale is None else args.time_scale,
         error_rate=args.error_rate,
         sim_rpm=args.sim_rpm,
     )
-    fail = _int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else ()
-    return config.build(fail)
 
 
-def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | None) -> None:
+def _save(
+    script: Script, out: Path | None, fmt: str | None, run_path: Path | None, price_as: str
+) -> None:
     if out is None and run_path is not None:
         out = run_path / f"script.{fmt or 'json'}"
     if out is not None:
@@ -201,16 +277,21 @@ def _save(script: Script, out: Path | None, fmt: str | None, run_path: Path | No
     if run_path is not None:
         print(f"run directory: {run_path}")
     meta = script.meta
-    print(
-        f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s "
-        f"({meta.strategy}, concurrency {meta.concurrency})"
-    )
-    cost = estimate_cost(meta.model, meta.prompt_tokens, meta.completion_tokens)
-    shown = "n/a (model not in the price table)" if cost is None else f"${cost:.4f}"
-    print(
-        f"tokens: {meta.prompt_tokens} prompt, {meta.completion_tokens} completion; "
-        f"estimated cost {shown}"
-    )
+    cost = cost_line(meta.model, meta.prompt_tokens, meta.completion_tokens, price_as)
+    print(f"tokens: {meta.prompt_tokens} prompt, {meta.completion_tokens} completion; {cost}")
+
+
+def _written(script: Script, already: int) -> None:
+    meta = script.meta
+    how = f"{meta.strategy}, concurrency {meta.concurrency}"
+    if already:
+        wrote = len(script.scenes) - already
+        print(
+            f"wrote {wrote} missing scenes in {meta.wall_time_s:.2f} s ({how}; "
+            f"{already} were already done); {len(script.scenes)} in the script"
+        )
+    else:
+        print(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s ({how})")
 
 
 def _concurrency(text: str, backend: Backend) -> int:
@@ -224,7 +305,8 @@ def _concurrency(text: str, backend: Backend) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
-    backend = _backend(args)
+    config = _backend_config(args)
+    backend = config.build()
     request = ScriptRequest.build(
         idea=args.idea,
         duration_s=args.duration,
@@ -237,25 +319,36 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         context_scenes=args.context_scenes,
         seed=args.seed,
     )
+    if fail := _fail_scenes(args, request.scene_count):
+        backend = config.build(fail)
     policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
-    bar = _Bar(not args.no_progress)
+    bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
         script = generate(request, backend, policy=policy, subscribers=[bar], run_dir=run_dir)
     finally:
         bar.close()
-    _save(script, args.out, args.format, run_dir.path)
+    _written(script, 0)
+    _save(script, args.out, args.format, run_dir.path, args.price_as)
     return 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    bar = _Bar(not args.no_progress)
     run_dir = RunStore().open(args.run_dir)
+    already = len(run_dir.load_checkpoint())
+    finished = run_dir.load_script() if run_dir.status().get("status") == "finished" else None
+    if finished is not None:
+        print(f"nothing to do: {run_dir.path} is finished ({len(finished.scenes)} scenes)")
+        if args.out is not None:
+            _save(finished, args.out, args.format, None, args.price_as)
+        return 0
+    bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
         script = resume(run_dir, subscribers=[bar])
     finally:
         bar.close()
-    _save(script, args.out, args.format, run_dir.path)
+    _written(script, already)
+    _save(script, args.out, args.format, run_dir.path, args.price_as)
     return 0
 
 

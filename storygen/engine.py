@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -182,8 +183,11 @@ class _Run:
         """Status on disk where that is still possible: a full disk must not hide the cause."""
         if self.run_dir is None:
             return
+        until_now = self.now() - self.offset  # the time until it stopped
         try:
-            self.run_dir.set_status(status, error=error, scenes_done=len(self.scenes))
+            self.run_dir.set_status(
+                status, error=error, scenes_done=len(self.scenes), wall_time_s=until_now
+            )
         except StoreError as exc:
             log.warning("%s; the run's status on disk is stale", exc)
 
@@ -344,12 +348,15 @@ async def run_async(
     """Write every scene of ``request``; raises RunFailedError with the failing scene."""
     if policy is None:
         policy = RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
-    run = _Run(request, backend, policy, subscribers, run_dir, prior or Prior())
     try:
-        return await run.execute()
+        with run_dir.writer() if run_dir else contextlib.nullcontext():
+            run = _Run(request, backend, policy, subscribers, run_dir, prior or Prior())
+            try:
+                return await run.execute()
+            finally:
+                if run_dir:
+                    run_dir.close()
     finally:
-        if run_dir:
-            run_dir.close()
         aclose = getattr(backend, "aclose", None)
         if aclose is not None:
             await aclose()

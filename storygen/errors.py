@@ -49,6 +49,10 @@ class StoreError(StoryGenError):
         self.errno = cause.errno
 
 
+class RunLockedError(StoryGenError):
+    """Another process is writing this run: two writers would pay twice for its scenes."""
+
+
 class RunFailedError(StoryGenError):
     """A run stopped; finished scenes are in the run store and ``resume`` continues it."""
 

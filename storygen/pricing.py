@@ -22,7 +22,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1-nano": (0.10, 0.40),
     "gpt-4.1": (2.00, 8.00),
-    "storygen-sim": (0.0, 0.0),
 }
 
 
@@ -67,6 +66,24 @@ def price_of(
     table = current_prices() if prices is None else prices
     matches = [name for name in table if model.startswith(name)]
     return table[max(matches, key=len)] if matches else None
+
+
+def is_simulated(model: str) -> bool:
+    """The embedded simulated LLM (and serve-sim): its tokens cost nothing, and are no price."""
+    return model.startswith("storygen-sim")
+
+
+def cost_line(model: str, prompt_tokens: int, completion_tokens: int, price_as: str) -> str:
+    """What a run cost, or for a simulated run what the same tokens would cost on
+    ``price_as``, so a demo can show the money side too."""
+    cost = estimate_cost(model, prompt_tokens, completion_tokens)
+    if cost is not None:
+        return f"estimated cost ${cost:.4f}"
+    if not is_simulated(model):
+        return "estimated cost n/a (model not in the price table)"
+    would = estimate_cost(price_as, prompt_tokens, completion_tokens)
+    on = f"n/a ({price_as} is not in the price table)" if would is None else f"${would:.4f}"
+    return f"cost n/a (simulated); on {price_as} these tokens would cost {on}"
 
 
 def estimate_cost(

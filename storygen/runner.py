@@ -98,17 +98,20 @@ def resume(
 ) -> Script:
     """Write only the scenes a failed or interrupted run is missing."""
     run_dir = run if isinstance(run, RunDir) else RunStore().open(run)
-    request = run_dir.request()
-    backend = backend or backend_from_settings(run_dir.backend_settings())
-    prior = Prior.from_run(run_dir)
-    run_dir.set_status("running", error=None)
-    return run_sync(
-        run_async(
-            request,
-            backend,
-            policy=policy,
-            subscribers=subscribers,
-            run_dir=run_dir,
-            prior=prior,
+    with run_dir.writer():  # before reading what is done: nobody else may add to it now
+        if run_dir.status().get("status") == "finished" and (done := run_dir.load_script()):
+            return done  # nothing is missing
+        request = run_dir.request()
+        backend = backend or backend_from_settings(run_dir.backend_settings())
+        prior = Prior.from_run(run_dir)
+        run_dir.set_status("running", error=None)
+        return run_sync(
+            run_async(
+                request,
+                backend,
+                policy=policy,
+                subscribers=subscribers,
+                run_dir=run_dir,
+                prior=prior,
+            )
         )
-    )

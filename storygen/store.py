@@ -8,11 +8,13 @@ timeline.json and script.json (both written atomically at the end).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from storygen.errors import InvalidRequestError, StoreError
+from storygen.errors import InvalidRequestError, RunLockedError, StoreError
 from storygen.models import Outline, Scene, SceneTiming, Script, ScriptRequest
 
 _SECRET = re.compile(r"(api_?keys?|secret|password|authorization|bearer)$", re.IGNORECASE)
@@ -66,6 +68,42 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._checkpoint: IO[str] | None = None
+        self._writing = 0  # how deep this object holds the run's lock
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the run's lock while writing it: a second writer (the CLI and the app resuming
+        the same run) would pay for the same missing scenes. The OS drops the lock when its
+        process dies, so a lock left by a killed process never blocks resume."""
+        if self._writing:  # re-entrant for this object (resume, then the engine)
+            self._writing += 1
+            try:
+                yield
+            finally:
+                self._writing -= 1
+            return
+        f = open(self.path / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held below
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunLockedError(
+                f"run {self.path} is being written by {holder}; wait for it to finish, "
+                "or stop it and resume"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {socket.gethostname()} since {_now()}\n")
+        f.flush()
+        self._writing = 1
+        try:
+            yield
+        finally:
+            self._writing = 0
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            f.close()
 
     @property
     def run_id(self) -> str:

@@ -131,7 +131,7 @@ def test_the_results_csv_has_a_row_per_configuration_with_its_numbers(
         assert row["baseline"] == "measured"
         tokens = meta.prompt_tokens + meta.completion_tokens
         assert int(row["total_tokens"]) == tokens > 0
-        assert float(row["cost_usd"]) == 0.0  # the simulated model is free
+        assert row["cost_usd"] == ""  # the simulated model has no price, not a price of 0
     assert float(rows[0]["speedup"]) == pytest.approx(1.0)
 
 

@@ -196,9 +196,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--structured",
-        choices=["json_schema", "json_object", "none"],
+        choices=["json_schema", "json_object", "none", "refuse-500"],
         default="json_schema",
-        help="which response_format the server pretends to support",
+        help="which response_format the server pretends to support; refuse-500 answers "
+        "json_schema with llama-cpp-python's HTTP 500",
+    )
+    sim.add_argument(
+        "--context-tokens",
+        type=int,
+        default=None,
+        help="refuse a prompt plus max_tokens above this with OpenAI's context-length 400",
+    )
+    sim.add_argument(
+        "--max-tokens-limit",
+        type=int,
+        default=None,
+        help="refuse a larger max_tokens with OpenAI's 'supports at most' 400",
     )
     return root
 
@@ -405,6 +418,12 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
         raise _Usage(f"--time-scale must be between 0 and 100 (got {args.time_scale})")
     if args.rpm is not None and args.rpm < 1:
         raise _Usage(f"--rpm must be at least 1 (got {args.rpm})")
+    for flag, value in (
+        ("--context-tokens", args.context_tokens),
+        ("--max-tokens-limit", args.max_tokens_limit),
+    ):
+        if value is not None and value < 16:
+            raise _Usage(f"{flag} must be at least 16 (got {value})")
     if not 1 <= args.port <= 65535:
         raise _Usage(f"--port must be between 1 and 65535 (got {args.port})")
     config = SimServerConfig(
@@ -416,6 +435,8 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
         slow_s=args.slow_seconds,
         api_keys=frozenset(args.api_key) if args.api_key else None,
         structured=args.structured,
+        context_tokens=args.context_tokens,
+        max_tokens_limit=args.max_tokens_limit,
     )
     print(f"serve-sim on http://127.0.0.1:{args.port}/v1 (models: {', '.join(config.models)})")
     serve(config, port=args.port)

@@ -92,7 +92,17 @@ def json_instruction(kind: Kind) -> str:
     return f"Answer with one JSON object only, no prose, matching this JSON schema: {schema}"
 
 
+# How a backend says the token limit stopped an answer; the retry's feedback starts with
+# it, so the backend knows to allow more and the model is asked to be shorter.
+CUT_OFF = "the answer was cut off at max_tokens="
+
+
 def repair_request(feedback: str) -> str:
+    if feedback.startswith(CUT_OFF):
+        return (
+            "Your previous answer was cut off before its JSON was complete. Answer again, "
+            "more concisely, with one valid JSON object only, matching the schema."
+        )
     return (
         f"Your previous answer was rejected: {feedback}. "
         "Answer again with one valid JSON object only, matching the schema."
@@ -104,7 +114,12 @@ _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
 
 def extract_json(text: str) -> Any:
-    """Strip <think> blocks and code fences, then parse; ValueError says what was wrong."""
+    """Strip <think> blocks and code fences, then parse; ValueError says what was wrong.
+
+    Lenient about control characters: small models and grammar-constrained servers put
+    raw newlines and tabs inside JSON strings, which strict JSON forbids but which mean
+    exactly what they look like.
+    """
     cleaned = _THINK.sub("", text).strip()
     cleaned = _FENCE.sub("", cleaned).strip()
     if not cleaned.startswith("{"):
@@ -113,7 +128,7 @@ def extract_json(text: str) -> Any:
             raise ValueError("the answer contained no JSON object")
         cleaned = cleaned[start : end + 1]
     try:
-        return json.loads(cleaned)
+        return json.loads(cleaned, strict=False)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the answer was not valid JSON ({exc.msg} at char {exc.pos})") from None
 

@@ -28,7 +28,11 @@ from storygen.backends.simulated_text import make_outline, make_scene
 from storygen.config import mask
 from storygen.prompts import estimate_tokens, parse_prompt
 
-Structured = Literal["json_schema", "json_object", "none"]
+# What response_format the server pretends to support. "refuse-500" plays
+# llama-cpp-python's server: json_schema fails its request validation, answered as a 500;
+# json_object works.
+Structured = Literal["json_schema", "json_object", "none", "refuse-500"]
+STRUCTURED_MODES: tuple[Structured, ...] = ("json_schema", "json_object", "none", "refuse-500")
 
 
 @dataclass
@@ -47,12 +51,26 @@ class SimServerConfig:
     structured: Structured = "json_schema"
     # play a reasoning model: refuse max_tokens (wants max_completion_tokens) and temperature
     reasoning_model: bool = False
+    # the model's context window in tokens (prompt + max_tokens): longer requests get
+    # OpenAI's 400 context_length_exceeded; None: no limit
+    context_tokens: int | None = None
+    # the largest max_tokens the model allows: more gets OpenAI's 400 "max_tokens is too
+    # large ... supports at most N completion tokens"; None: no limit
+    max_tokens_limit: int | None = None
     # scripted faults for tests: call ("outline", "scene3") -> one entry per attempt:
     # "ok", "timeout", "malformed" (the model's text is not the JSON asked for),
     # "truncated" (a 200 whose JSON body is cut short), "html" (a 200 with a web page),
-    # "drop" (the connection closes mid-answer), an HTTP status such as "500", "400" or
-    # "409", or "429:<retry-after s>"
+    # "drop" (the connection closes mid-answer), "newlines" (valid JSON but for raw
+    # newlines and tabs inside its strings, as small models and grammars write them),
+    # "length:<N>" (cut off with finish_reason "length" unless max_tokens >= N),
+    # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>"
     script: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.structured not in STRUCTURED_MODES:
+            raise ValueError(
+                f"structured must be one of {', '.join(STRUCTURED_MODES)} (got {self.structured!r})"
+            )
 
 
 @dataclass
@@ -66,6 +84,9 @@ class SimRequest:
     mode: str = "none"  # the response_format asked for: json_schema, json_object or none
     fault: str = "ok"  # the fault played, scripted or drawn
     status: int = 0  # the HTTP status answered (0: the connection was dropped)
+    max_tokens: int | None = None  # max_tokens or max_completion_tokens, as asked
+    prompt_tokens: int = 0  # every message, counted as serve-sim counts usage
+    finish_reason: str | None = None  # of a 200 answer
 
 
 @dataclass
@@ -98,6 +119,38 @@ class _Dropped(Response):
 def _error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
     body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_500(fmt: str) -> JSONResponse:
+    """llama-cpp-python's answer to a response_format it does not know: FastAPI's
+    RequestValidationError, caught by its route handler and sent as an internal error."""
+    error = {
+        "type": "literal_error",
+        "loc": ("body", "response_format", "type"),
+        "msg": "Input should be 'text' or 'json_object'",
+        "input": fmt,
+        "ctx": {"expected": "'text' or 'json_object'"},
+    }
+    body = {
+        "error": {
+            "message": f"1 validation error:\n  {error}",
+            "type": "internal_server_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    return JSONResponse(body, status_code=500)
+
+
+def _with_raw_control_characters(content: str) -> str:
+    """The same JSON, pretty-printed, with raw newlines and tabs inside its strings."""
+    data = json.loads(content)
+    for key in ("narration", "visual_prompt", "logline"):
+        if isinstance(data.get(key), str):
+            first, _, rest = data[key].partition(" ")
+            data[key] = f"{first}\n\t{rest}\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def _bearer(request: Request) -> str:
@@ -194,6 +247,8 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             seen.call = "outline" if parsed.kind == "outline" else f"scene{parsed.index}"
         fmt = (body.get("response_format") or {}).get("type")
         seen.mode = fmt or "none"
+        seen.max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        seen.prompt_tokens = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
         if key in config.exhausted_keys:
             return _error(429, "You exceeded your current quota.", "insufficient_quota")
         model = body.get("model")
@@ -212,9 +267,39 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 "Unsupported value: 'temperature' does not support 0.9 with this model.",
                 "unsupported_value",
             )
-        supported = {"json_schema": {"json_schema", "json_object"}, "json_object": {"json_object"}}
+        if config.structured == "refuse-500" and fmt not in (None, "text", "json_object"):
+            return _validation_500(fmt)
+        supported = {
+            "json_schema": {"json_schema", "json_object"},
+            "json_object": {"json_object"},
+            "refuse-500": {"json_object"},
+        }
         if fmt and fmt not in supported.get(config.structured, set()):
             return _error(400, f"response_format {fmt} is not supported by this server")
+        asked = seen.max_tokens
+        if config.max_tokens_limit is not None and asked and asked > config.max_tokens_limit:
+            return _error(
+                400,
+                f"max_tokens is too large: {asked}. This model supports at most "
+                f"{config.max_tokens_limit} completion tokens, whereas you provided {asked}.",
+                "invalid_value",
+            )
+        window = config.context_tokens
+        if window is not None and seen.prompt_tokens + (asked or 0) > window:
+            if seen.prompt_tokens > window:
+                told = f"However, your messages resulted in {seen.prompt_tokens} tokens. "
+                fix = "Please reduce the length of the messages."
+            else:
+                told = (
+                    f"However, you requested {seen.prompt_tokens + (asked or 0)} tokens "
+                    f"({seen.prompt_tokens} in the messages, {asked} in the completion). "
+                )
+                fix = "Please reduce the length of the messages or completion."
+            return _error(
+                400,
+                f"This model's maximum context length is {window} tokens. {told}{fix}",
+                "context_length_exceeded",
+            )
         if (wait := over_rpm()) is not None:
             state.rejected_429 += 1
             return _error(
@@ -252,12 +337,16 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 parsed.request, parsed.index, parsed.total, parsed.duration_s, parsed.context
             )
             content = make_scene(task).model_dump_json()
+        finish = "stop"
         if fault == "malformed":
             content = "Sure! Here is the scene: " + content[: len(content) // 2]
-        usage = {
-            "prompt_tokens": sum(estimate_tokens(str(m.get("content", ""))) for m in messages),
-            "completion_tokens": estimate_tokens(content),
-        }
+        elif fault == "newlines":
+            content = _with_raw_control_characters(content)
+        elif fault.startswith("length:") and (asked or 0) < int(fault.partition(":")[2]):
+            content, finish = content[: len(content) // 2], "length"
+        seen.finish_reason = finish
+        written = asked if finish == "length" and asked else estimate_tokens(content)
+        usage = {"prompt_tokens": seen.prompt_tokens, "completion_tokens": written}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         answer = {
             "id": f"chatcmpl-sim-{call}-{attempt}",
@@ -268,7 +357,7 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ],
             "usage": usage,

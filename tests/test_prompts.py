@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -11,7 +12,14 @@ from storygen import ScriptRequest
 from storygen.backends.base import SceneContext, SceneTask
 from storygen.backends.openai_compat import retry_after_s
 from storygen.models import SceneDraft
-from storygen.prompts import extract_json, outline_prompt, parse_prompt, scene_prompt
+from storygen.prompts import (
+    CUT_OFF,
+    extract_json,
+    outline_prompt,
+    parse_prompt,
+    repair_request,
+    scene_prompt,
+)
 
 SCENE = SceneDraft(
     title="T", visual_prompt="v", narration="n", location="l", camera="c", summary="s"
@@ -29,6 +37,22 @@ SCENE = SceneDraft(
 )
 def test_json_is_found_behind_fences_thinking_and_prose(answer: str) -> None:
     assert SceneDraft.model_validate(extract_json(answer)).title == "T"
+
+
+def test_raw_newlines_and_tabs_inside_strings_are_read_as_written() -> None:
+    """Small models and grammar-constrained servers write them; strict JSON refuses them."""
+    answer = '{"title": "T", "narration": "Line one.\n\tLine two."}'
+    with pytest.raises(ValueError, match="control character"):
+        json.loads(answer)
+    assert extract_json(answer)["narration"] == "Line one.\n\tLine two."
+
+
+def test_a_cut_off_answer_is_asked_again_for_brevity_not_told_about_flags() -> None:
+    """The model cannot raise --max-tokens; it can be more concise."""
+    cut = repair_request(f"{CUT_OFF}1500; raise --max-tokens")
+    assert "cut off" in cut and "concisely" in cut and "--max-tokens" not in cut
+    other = repair_request("the answer did not match the scene schema: title missing")
+    assert "title missing" in other
 
 
 @pytest.mark.parametrize(

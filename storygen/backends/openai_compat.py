@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -28,6 +29,7 @@ from storygen.errors import (
 from storygen.limits import KeyPool, RateLimiter
 from storygen.models import Outline, SceneDraft, ScriptRequest
 from storygen.prompts import (
+    CUT_OFF,
     SYSTEM,
     Kind,
     estimate_tokens,
@@ -43,11 +45,17 @@ OPENAI_URL = "https://api.openai.com/v1"
 Mode = Literal["json_schema", "json_object", "prompt"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")
 M = TypeVar("M", bound=BaseModel)
+MAX_TOKENS_CEILING = 32000  # BackendConfig.max_tokens' upper bound
 
-# Detected once per (server, model): which structured-output mode it accepts, and
-# whether it wants max_completion_tokens and refuses temperature (reasoning models).
+# Detected once per (server, model): which structured-output mode it accepts, whether
+# it wants max_completion_tokens and refuses temperature (reasoning models), and the
+# largest answer it said it allows.
 _server_modes: dict[tuple[str, str], Mode] = {}
 _server_quirks: dict[tuple[str, str], set[str]] = {}
+_server_token_caps: dict[tuple[str, str], int] = {}
+
+# Statuses that never mean "this response_format is not supported", whatever the body says.
+_NOT_A_FORMAT_REFUSAL = frozenset({401, 402, 403, 408, 409, 429})
 
 
 def _masked(text: str, keys: list[str]) -> str:
@@ -75,19 +83,65 @@ def retry_after_s(headers: Any) -> float | None:
         return None
 
 
-def _mentions_format(exc: openai.APIStatusError) -> bool:
-    text = f"{exc.message} {exc.body}".lower()
+def _text(exc: openai.APIStatusError) -> str:
+    return f"{exc.message} {exc.code} {exc.body}".lower()
+
+
+def _refuses_format(exc: openai.APIStatusError) -> bool:
+    """The server does not support the response_format asked for, at whatever status it
+    says so: 400 (OpenAI, older vLLM, LM Studio), 422, 404, or 500 (llama-cpp-python's
+    pydantic literal_error, llama.cpp's server before it learned json_schema)."""
+    if exc.status_code in _NOT_A_FORMAT_REFUSAL:
+        return False
+    text = _text(exc)
     return any(w in text for w in ("response_format", "json_schema", "json_object", "json mode"))
 
 
 def _quirk(exc: openai.APIStatusError) -> str | None:
     """A parameter this model refuses, which we can do without."""
-    text = f"{exc.message} {exc.body}".lower()
-    if "max_tokens" in text and "max_completion_tokens" in text:
+    text = _text(exc)
+    refused = "unsupported" in text or "not support" in text
+    if "max_tokens" in text and "max_completion_tokens" in text and refused:
         return "max_completion_tokens"
-    if "temperature" in text and ("unsupported" in text or "not support" in text):
+    if "temperature" in text and refused:
         return "no_temperature"
     return None
+
+
+_STATED_CAPS = (
+    re.compile(r"supports at most (\d+) completion tokens"),  # OpenAI
+    re.compile(r"expected a value <= ?(\d+)"),
+    re.compile(r"less than or equal to (\d+)"),
+)
+_CONTEXT_LEFT = re.compile(  # vLLM: the answer must fit in what the prompt leaves free
+    r"maximum context length is (\d+) tokens and your request has (\d+) input tokens"
+)
+
+
+def _stated_token_cap(exc: openai.APIStatusError) -> int | None:
+    """The largest max_tokens the server says it allows, if it refused ours as too large."""
+    text = _text(exc)
+    if not ("max_tokens" in text or "max_completion_tokens" in text):
+        return None
+    if m := _CONTEXT_LEFT.search(text):
+        return int(m.group(1)) - int(m.group(2))
+    for pattern in _STATED_CAPS:
+        if m := pattern.search(text):
+            return int(m.group(1))
+    return None
+
+
+def _context_too_long(exc: openai.APIStatusError) -> bool:
+    text = _text(exc)
+    return any(
+        w in text
+        for w in (
+            "context_length_exceeded",  # OpenAI, llama-cpp-python
+            "maximum context length",  # OpenAI, vLLM, llama-cpp-python
+            "exceed_context_size",  # llama.cpp's server
+            "exceeds the available context size",
+        )
+    )
 
 
 @dataclass
@@ -156,13 +210,22 @@ class OpenAIBackend:
     def mode(self) -> Mode:
         return _server_modes.get((self.base_url, self.model), "json_schema")
 
-    def _params(self, kind: Kind, mode: Mode) -> dict[str, Any]:
+    def max_tokens(self, feedback: str | None = None) -> int:
+        """The answer's limit: --max-tokens, doubled once after an answer was cut off
+        (up to BackendConfig's ceiling), and never above what the server said it allows."""
+        limit = self.config.max_tokens
+        if feedback and feedback.startswith(CUT_OFF):
+            limit = min(2 * limit, MAX_TOKENS_CEILING)
+        cap = _server_token_caps.get((self.base_url, self.model))
+        return min(limit, cap) if cap else limit
+
+    def _params(self, kind: Kind, mode: Mode, limit: int) -> dict[str, Any]:
         quirks = _server_quirks.get((self.base_url, self.model), set())
         params: dict[str, Any] = {}
         if "no_temperature" not in quirks:
             params["temperature"] = self.config.temperature
-        limit = "max_completion_tokens" if "max_completion_tokens" in quirks else "max_tokens"
-        params[limit] = self.config.max_tokens
+        name = "max_completion_tokens" if "max_completion_tokens" in quirks else "max_tokens"
+        params[name] = limit
         if mode == "json_schema":
             params["response_format"] = {
                 "type": "json_schema",
@@ -198,6 +261,24 @@ class OpenAIBackend:
             return TransientError(f"{where} answered {status}: {detail}")
         return PermanentError(f"{where} refused the request ({status}: {detail})")
 
+    def _too_long(self, prompt_tokens: int, limit: int, detail: str) -> PermanentError:
+        return PermanentError(
+            f"the prompt is too long for {self.model} at {self.base_url}: about "
+            f"{prompt_tokens} tokens by our estimate, plus max_tokens={limit} for the answer "
+            f"({detail}). Quote fewer previous scenes with --context-scenes, or use a "
+            "shorter style or idea (or a lower --max-tokens)"
+        )
+
+    def _cut_off(self, limit: int) -> MalformedOutputError:
+        """The clear message for an answer the token limit stopped; the retry reads it."""
+        if limit == _server_token_caps.get((self.base_url, self.model)):
+            advice = f"the most {self.base_url} allows for {self.model}; use a model that "
+            advice += "can answer at more length"
+        else:
+            above = f" above {limit}" if limit > self.config.max_tokens else ""
+            advice = f"raise --max-tokens{above}"
+        return MalformedOutputError(f"{CUT_OFF}{limit}; {advice}")
+
     async def _call(
         self, kind: Kind, prompt: str, parse: type[M], attempt: int, feedback: str | None, seed: int
     ) -> Generation[M]:
@@ -208,28 +289,38 @@ class OpenAIBackend:
         ]
         if feedback:
             messages.append({"role": "user", "content": repair_request(feedback)})
-        estimate = sum(estimate_tokens(m["content"]) for m in messages) + self.config.max_tokens
+        prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
+        limit = self.max_tokens(feedback)
         async with session.pool.key() as k:
-            booking = await session.limiter.acquire(estimate)
+            booking = await session.limiter.acquire(prompt_estimate + limit)
             adapted: set[str] = set()
             while True:
-                mode = self.mode()
+                mode, limit = self.mode(), self.max_tokens(feedback)
                 try:
                     response = await session.clients[k].chat.completions.create(
                         model=self.model,
                         messages=messages,  # type: ignore[arg-type]
                         seed=seed,
                         extra_headers={"X-Storygen-Attempt": str(attempt)},
-                        **self._params(kind, mode),
+                        **self._params(kind, mode, limit),
                     )
                     break
                 except openai.APIStatusError as exc:
-                    server, refused = (self.base_url, self.model), exc.status_code in (400, 422)
+                    server = (self.base_url, self.model)
+                    refused = exc.status_code in (400, 413, 422)
                     if refused and (q := _quirk(exc)) and q not in adapted:
                         adapted.add(q)  # once per call: a second refusal is real
                         _server_quirks.setdefault(server, set()).add(q)
                         continue  # same attempt, without the refused parameter
-                    if refused and mode != "prompt" and _mentions_format(exc):
+                    cap = _stated_token_cap(exc) if refused else None
+                    if cap is not None and 16 <= cap < limit and "cap" not in adapted:
+                        adapted.add("cap")
+                        _server_token_caps[server] = min(cap, _server_token_caps.get(server, cap))
+                        continue  # same attempt, within what the server allows
+                    if refused and _context_too_long(exc):
+                        detail = _masked(str(exc.message), self.keys)[:300]
+                        raise self._too_long(prompt_estimate, limit, detail) from None
+                    if mode != "prompt" and _refuses_format(exc):
                         simpler = MODES.index(mode) + 1  # only ever step down
                         _server_modes[server] = MODES[max(simpler, MODES.index(self.mode()))]
                         continue  # same attempt, simpler mode
@@ -250,19 +341,18 @@ class OpenAIBackend:
                 f"({type(response).__name__}); check that the base URL ends in /v1"
             )
         usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else estimate - self.config.max_tokens
+        prompt_tokens = usage.prompt_tokens if usage else prompt_estimate
         completion_tokens = usage.completion_tokens if usage else 0
         session.limiter.settle(booking, prompt_tokens + completion_tokens)
         choice = response.choices[0] if response.choices else None
+        cut = choice is not None and choice.finish_reason == "length"
         if choice is None or not choice.message.content:
-            raise MalformedOutputError("the answer was empty")
-        if choice.finish_reason == "length":
-            raise MalformedOutputError(
-                f"the answer was cut off at max_tokens={self.config.max_tokens}; be more concise"
-            )
+            raise self._cut_off(limit) if cut else MalformedOutputError("the answer was empty")
         try:
             value = parse.model_validate(extract_json(choice.message.content))
         except ValueError as exc:
+            if cut:  # the JSON is incomplete because the limit stopped it, not the model
+                raise self._cut_off(limit) from None
             reason = exc.errors()[:3] if isinstance(exc, ValidationError) else exc
             raise MalformedOutputError(
                 f"the answer did not match the {kind} schema: {reason}"

@@ -73,7 +73,10 @@ if job is not None:
     st.divider()
     st.subheader("Lanes")
     if not job.done:
+        live.cancel_button(job, key="cmp_cancel")
         live.live_lanes(job)
     else:
         live.lanes(job)
+        if job.status == "cancelled":
+            st.caption("Cancelled runs keep their finished scenes: Runs resumes each one.")
         results.comparison_view(job.scripts(), job.baseline, job.lanes[0].request, key="cmp")

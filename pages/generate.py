@@ -1,20 +1,37 @@
-"""Generate: one script, live while it is written; a failure keeps its scenes and offers Resume."""
+"""Generate: one script, live while it is written; a failure or a Cancel keeps its scenes
+and offers Resume."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from storygen import InvalidRequestError, worker
+from storygen import InvalidRequestError, RunDir, worker
 from ui import live, results, state
 from ui.forms import request_form
 from ui.shell import ensure_shell
+
+
+def _resume_button(run_dir: RunDir) -> None:
+    st.caption(
+        f"Finished scenes are on disk in `{run_dir.path}`; Resume writes only the missing ones."
+    )
+    resume = st.button("Resume", type="primary", key="gen_resume")
+    resume_slot = st.empty()
+    if resume:
+        try:
+            state.set_job("generate", worker.start_resume(run_dir, state.backend().config))
+        except InvalidRequestError as exc:
+            resume_slot.error(str(exc))
+        else:
+            st.rerun()
+
 
 ensure_shell()
 
 st.title("Generate a script")
 st.caption(
     "One scene per 8-second clip, written in parallel by the strategy you choose. "
-    "Every finished scene is saved at once, so a failed run can be resumed."
+    "Every finished scene is saved at once, so a failed or cancelled run can be resumed."
 )
 
 form = request_form("gen")
@@ -44,26 +61,16 @@ if job is not None:
     st.divider()
     lane = job.lanes[0]
     if not job.done:
+        live.cancel_button(job, key="gen_cancel")
         live.live_run(job, "gen")
     elif lane.result is not None:
         run_id = lane.run_dir.run_id if lane.run_dir else None
         results.script_view(lane.result, key="gen", run_id=run_id)
     else:
-        st.error(lane.error or "the run failed")
+        if lane.cancelled:
+            st.warning(lane.note or "cancelled", icon=":material/cancel:")
+        else:
+            st.error(lane.error or "the run failed")
         if lane.run_dir is not None:
-            st.caption(
-                f"Finished scenes are on disk in `{lane.run_dir.path}`; "
-                "Resume writes only the missing ones."
-            )
-            resume = st.button("Resume", type="primary", key="gen_resume")
-            resume_slot = st.empty()
-            if resume:
-                try:
-                    state.set_job(
-                        "generate", worker.start_resume(lane.run_dir, state.backend().config)
-                    )
-                except InvalidRequestError as exc:
-                    resume_slot.error(str(exc))
-                else:
-                    st.rerun()
+            _resume_button(lane.run_dir)
         results.partial_view(lane.scenes(), lane.timings(), lane.request, key="gen")

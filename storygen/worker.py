@@ -4,7 +4,8 @@ A Streamlit script reruns on every click and page switch, so a run must live out
 A Job starts a child process that writes its runs (generate, resume, or the lanes of a
 comparison, all on one event loop) and a daemon thread here that reads the child's events
 from a pipe into each Lane's ProgressTracker, whose snapshot is thread-safe. Session state
-keeps the Job, a handle, never copies of its data.
+keeps the Job, a handle, never copies of its data. Job.cancel sends the child SIGINT, as
+Ctrl-C would: every run ends "interrupted" on disk with its finished scenes, and resumes.
 
 Why a process and not a thread: the dashboard's numbers are ratios of wall times, and in the
 app's process every UI refresh holds the GIL for milliseconds. That delay lands on each of
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,15 +33,16 @@ from typing import IO, Any, Literal
 
 from storygen.config import BackendConfig, config_from_settings
 from storygen.engine import Prior, run_async
-from storygen.errors import InvalidRequestError, RunFailedError
+from storygen.errors import InvalidRequestError, RunFailedError, StoreError
 from storygen.events import ProgressTracker, Snapshot
 from storygen.models import Scene, SceneTiming, Script, ScriptRequest, StrategyName
 from storygen.store import RunDir, RunStore
 
 JobKind = Literal["generate", "resume", "compare"]
-Status = Literal["running", "finished", "failed"]
+Status = Literal["running", "finished", "failed", "cancelled"]
 Baseline = Literal["measured", "estimated"]
 DEFAULT_BATCH_SIZES = (3, 5, 10)
+log = logging.getLogger(__name__)
 
 
 def config_label(strategy: str, concurrency: int) -> str:
@@ -47,7 +51,8 @@ def config_label(strategy: str, concurrency: int) -> str:
 
 
 class Lane:
-    """One run's live state: progress, then either its script or a clear error."""
+    """One run's live state: progress, then its script, a clear error, or, when cancelled,
+    a note of the scenes it kept."""
 
     def __init__(
         self,
@@ -66,6 +71,8 @@ class Lane:
         self.result: Script | None = None
         self.error: str | None = None
         self.failed_scene: int | None = None
+        self.cancelled = False
+        self.note: str | None = None  # a cancelled lane's "cancelled: 4 of 10 scenes kept; ..."
         self._secrets = tuple(s for s in secrets if s)
         self._done = threading.Event()
 
@@ -77,6 +84,8 @@ class Lane:
     def status(self) -> Status:
         if not self.done:
             return "running"
+        if self.cancelled:
+            return "cancelled"
         return "failed" if self.error is not None else "finished"
 
     def snapshot(self) -> Snapshot:
@@ -103,6 +112,14 @@ class Lane:
         self.error, self.failed_scene = message, scene_index
         self._done.set()
 
+    def cancel(self) -> None:
+        """Stopped on purpose: the run is "interrupted" on disk with every finished scene."""
+        kept, total = len(self.scenes()), self.request.scene_count
+        then = "; Resume finishes it" if self.run_dir is not None else ""
+        self.note = f"cancelled: {kept} of {total} scenes kept{then}"
+        self.cancelled = True
+        self._done.set()
+
 
 @dataclass(frozen=True)
 class _Task:
@@ -125,11 +142,13 @@ class Job:
         self.lanes = tuple(lanes)
         self.estimated_baseline = estimated_baseline
         self.child_pid: int | None = None
+        self.cancel_requested = False
+        self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, tasks: Sequence[_Task]) -> Job:
         child, events, errors = _spawn_child(pickle.dumps(list(tasks)))
-        self.child_pid = child.pid
+        self._child, self.child_pid = child, child.pid
         self._thread = threading.Thread(
             target=self._listen,
             args=(child, events, errors),
@@ -153,6 +172,8 @@ class Job:
                         self.lanes[i].tracker(message[2])
                     elif kind == "finished":
                         self.lanes[i].finish(message[2])
+                    elif kind == "cancelled":
+                        self.lanes[i].cancel()
                     else:
                         self.lanes[i].fail(message[2], message[3])
             code = child.wait()
@@ -163,8 +184,24 @@ class Job:
         except Exception as exc:  # a page must never poll a job that can no longer end
             reason = f"{type(exc).__name__}: {exc}"
         for lane in self.lanes:
-            if not lane.done:
+            if lane.done:
+                continue
+            if self.cancel_requested:  # cancelled before the child could say so itself
+                if lane.run_dir is not None:
+                    _mark_interrupted(lane.run_dir)
+                lane.cancel()
+            else:
                 lane.fail(f"the run stopped before it finished ({reason})")
+
+    def cancel(self) -> None:
+        """Stop the child as Ctrl-C would (SIGINT): each of its runs is then "interrupted" on
+        disk with every finished scene kept, and its lane "cancelled"; Resume finishes it.
+        Nothing happens once the child has ended, or when it was already asked."""
+        child = self._child
+        if child is None or self.cancel_requested or self.done:
+            return
+        self.cancel_requested = True
+        child.send_signal(signal.SIGINT)  # a no-op once the child has exited and been reaped
 
     @property
     def done(self) -> bool:
@@ -174,7 +211,9 @@ class Job:
     def status(self) -> Status:
         if not self.done:
             return "running"
-        return "failed" if any(lane.error for lane in self.lanes) else "finished"
+        if any(lane.error for lane in self.lanes):
+            return "failed"
+        return "cancelled" if any(lane.cancelled for lane in self.lanes) else "finished"
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once every lane is done (for scripts and tests; pages poll ``done``)."""
@@ -217,13 +256,17 @@ def _spawn_child(payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO
 
 def child_main(fd: int) -> None:
     """The child process: every task on one event loop, each with its own backend; every
-    event and outcome pickled onto pipe ``fd``."""
-    tasks: list[_Task] = pickle.load(sys.stdin.buffer)
+    event and outcome pickled onto pipe ``fd``. SIGINT (Job.cancel, or Ctrl-C where the app
+    runs) cancels every run: each ends "interrupted" on disk, and its lane "cancelled"."""
     out = os.fdopen(fd, "wb")
     listening = True
+    tasks: list[_Task] = []
+    ended: set[int] = set()  # lanes whose outcome was sent
 
     def send(message: tuple[Any, ...]) -> None:
         nonlocal listening
+        if message[0] != "event":
+            ended.add(message[1])
         if not listening:
             return
         try:
@@ -236,16 +279,18 @@ def child_main(fd: int) -> None:
         try:
             run_dir = RunDir(Path(task.run_path)) if task.run_path else None
             prior = None
-            if task.mode == "resume" and run_dir is not None:  # as storygen.resume does
-                prior = Prior.from_run(run_dir)
-                run_dir.set_status("running", error=None)
-            script = await run_async(
-                task.request,
-                task.config.build(task.fail_scenes),
-                subscribers=[lambda event: send(("event", i, event))],
-                run_dir=run_dir,
-                prior=prior,
-            )
+            # one writer per run: the lock is taken before reading what is already done
+            with run_dir.writer() if run_dir else contextlib.nullcontext():
+                if task.mode == "resume" and run_dir is not None:  # as storygen.resume does
+                    prior = Prior.from_run(run_dir)
+                    run_dir.set_status("running", error=None)
+                script = await run_async(
+                    task.request,
+                    task.config.build(task.fail_scenes),
+                    subscribers=[lambda event: send(("event", i, event))],
+                    run_dir=run_dir,
+                    prior=prior,
+                )
         except RunFailedError as exc:
             send(("failed", i, str(exc), exc.scene_index))
         except Exception as exc:
@@ -256,9 +301,33 @@ def child_main(fd: int) -> None:
     async def all_lanes() -> None:
         await asyncio.gather(*(lane(i, task) for i, task in enumerate(tasks)))
 
-    asyncio.run(all_lanes())
-    with contextlib.suppress(OSError):
-        out.close()
+    try:
+        tasks = pickle.load(sys.stdin.buffer)
+        asyncio.run(all_lanes())  # SIGINT cancels it: each engine marks its run "interrupted"
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not cut this short
+        for i, task in enumerate(tasks):
+            if i not in ended:
+                if task.run_path:  # a lane cancelled before its engine started has no mark
+                    _mark_interrupted(RunDir(Path(task.run_path)))
+                send(("cancelled", i))
+    finally:
+        with contextlib.suppress(OSError):
+            out.close()
+
+
+def _mark_interrupted(run_dir: RunDir) -> None:
+    """A run that was cancelled before its engine could say so: "interrupted" on disk, with
+    the scenes it kept, so that Resume finishes it. One the engine already marked stays as is."""
+    try:
+        if run_dir.status().get("status") == "running":
+            run_dir.set_status(
+                "interrupted",
+                error="cancelled before it started; resume finishes it",
+                scenes_done=len(run_dir.load_checkpoint()),
+            )
+    except (StoreError, OSError) as exc:  # the lane must still end; the Runs page shows the rest
+        log.warning("could not mark %s interrupted: %s", run_dir.path, exc)
 
 
 def start_generate(

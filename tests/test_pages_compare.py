@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _dashboard import open_app, poll, shown_after
+from _dashboard import FAST, open_app, poll, shown_after
 
-from storygen import RunStore
+import storygen
+from storygen import RunStore, SimulatedBackend
 
 COMPARE = "pages/compare.py"
+LANES = (("sequential", "sequential"), ("batched(5)", "batched"))  # label, strategy
 
 
 @pytest.fixture
@@ -58,6 +60,35 @@ def test_a_comparison_runs_every_lane_and_shows_summary_charts_and_downloads(
     stored = RunStore(runs).list()
     assert sorted(i.strategy for i in stored) == ["batched"] * 3 + ["sequential"]
     assert {i.status for i in stored} == {"finished"}
+
+
+def test_cancel_ends_every_lane_as_a_resumable_run(monkeypatch, runs) -> None:
+    """Cancel is there while the lanes run; clicking it ends each one "cancelled" with the
+    scenes it kept, every run "interrupted" on disk, and any of them resumes to the end."""
+    at = open_app(monkeypatch, runs, time_scale=0.05, page=COMPARE)  # ~0.4 s a call
+    at.number_input(key="cmp_duration").set_value(160)  # 20 scenes
+    at.multiselect(key="cmp_batched").set_value([5]).run()
+    at.button[0].click().run()
+    cancel = at.button(key="cmp_cancel")
+    assert (cancel.label, cancel.disabled) == ("Cancel", False)
+    poll(at, lambda at: at.session_state["job_compare"].lanes[1].snapshot().done >= 1)
+    at.button(key="cmp_cancel").click().run()
+    poll(at, lambda at: any("cancelled" in w.value for w in at.warning))
+    assert not at.error and "cmp_cancel" not in [b.key for b in at.button]
+    stored = {i.strategy: i for i in RunStore(runs).list()}
+    assert {i.status for i in stored.values()} == {"interrupted"}
+    assert stored["batched"].scenes_done >= 1
+    kept = {label: stored[strategy].scenes_done for label, strategy in LANES}
+    assert [w.value for w in at.warning][:2] == [
+        f"{label}: cancelled: {n} of 20 scenes kept; Resume finishes it"
+        for label, n in kept.items()
+    ]
+    rows = [m.value for m in at.markdown if "cancelled at" in m.value]
+    assert rows == [f":orange[:material/cancel:] cancelled at {n}/20" for n in kept.values()]
+    run = RunStore(runs).open(stored["batched"].run_id)
+    assert [
+        s.index for s in storygen.resume(run, SimulatedBackend(time_scale=FAST)).scenes
+    ] == list(range(1, 21))
 
 
 def test_windowed_and_outline_runs_can_be_added(monkeypatch, runs) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from _dashboard import open_app, poll, shown_after, texts
+from _dashboard import FAST, open_app, poll, shown_after, texts
+from streamlit.testing.v1 import AppTest
 
-from storygen import RunStore
+import storygen
+from storygen import RunStore, SimulatedBackend
+from storygen.worker import Lane
 
 GENERATE = "pages/generate.py"
 RUNS = "pages/runs.py"
+SLOWISH = 0.05  # ~0.4 s a call: a run is still going when Cancel is clicked
 
 
 @pytest.fixture
@@ -97,6 +102,50 @@ def test_a_failure_keeps_finished_scenes_and_resume_finishes_the_run(monkeypatch
     (info,) = RunStore(runs).list()
     assert (info.status, info.scenes_done) == ("finished", 10)
     assert list(at.dataframe[0].value["scene"]) == list(range(1, 11))
+
+
+def _lane(at: AppTest) -> Lane:
+    return at.session_state["job_generate"].lanes[0]  # type: ignore[no-any-return]
+
+
+def _checkpointed(runs: Path) -> list[int]:
+    """Every scene index in the run's checkpoint.jsonl, line by line, repeats included."""
+    (run,) = RunStore(runs)
+    lines = (run.path / "checkpoint.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["scene"]["index"] for line in lines]
+
+
+def test_cancel_keeps_the_scenes_written_and_resume_goes_on_from_there(monkeypatch, runs) -> None:
+    """Cancel is there while the run goes; clicking it leaves an "interrupted" run whose
+    finished scenes stay on screen and on disk. The page's Resume goes on from them (and
+    can be cancelled too), and a last resume writes only what is still missing."""
+    at = open_app(monkeypatch, runs, time_scale=SLOWISH)
+    at.number_input(key="gen_duration").set_value(160)  # 20 scenes, batches of 5
+    at.button[0].click().run()
+    cancel = at.button(key="gen_cancel")
+    assert (cancel.label, cancel.disabled) == ("Cancel", False)
+    poll(at, lambda at: _lane(at).snapshot().done >= 1)
+    at.button(key="gen_cancel").click().run()
+    poll(at, lambda at: len(at.warning) > 0)
+    (info,) = RunStore(runs).list()
+    kept = info.scenes_done
+    assert info.status == "interrupted" and 1 <= kept < 20
+    assert at.warning[0].value == f"cancelled: {kept} of 20 scenes kept; Resume finishes it"
+    assert not at.error
+    assert len(at.dataframe[0].value) == kept  # the kept scenes, on screen
+    assert "gen_cancel" not in [b.key for b in at.button]
+
+    at.button(key="gen_resume").click().run()  # at the run's own (slow) time scale
+    assert sorted(_lane(at).prior) == sorted(_checkpointed(runs))
+    poll(at, lambda at: len(_lane(at).scenes()) > kept)
+    at.button(key="gen_cancel").click().run()
+    poll(at, lambda at: len(at.warning) > 0)
+    (info,) = RunStore(runs).list()
+    assert info.status == "interrupted" and kept < info.scenes_done < 20
+    assert at.warning[0].value.startswith(f"cancelled: {info.scenes_done} of 20 scenes kept")
+
+    storygen.resume(RunStore(runs).open(info.run_id), SimulatedBackend(time_scale=FAST))
+    assert sorted(_checkpointed(runs)) == list(range(1, 21))  # each scene once
 
 
 def test_a_run_survives_a_page_switch_and_a_widget_change(monkeypatch, runs) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import storygen
 from storygen import InvalidRequestError, RunStore, ScriptRequest
 from storygen.config import BackendConfig, check_backend
+from storygen.events import Event, SceneFinished
+from storygen.store import RunDir
 from storygen.worker import (
+    Job,
     Lane,
     _spawn_child,
     _Task,
@@ -23,7 +29,22 @@ from storygen.worker import (
 )
 
 FAST = BackendConfig.build_config(kind="simulated", time_scale=0.002)
+SLOW = BackendConfig.build_config(kind="simulated", time_scale=1.0)  # ~8 s a call
 REQUEST = ScriptRequest(idea="A heist in a lighthouse", duration_s=80)  # 10 scenes
+
+
+def _until(holds: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``holds`` (a lane's snapshot, fed by the child's events) with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)  # a poll interval, not a synchronisation: the loop waits on state
+
+
+def _checkpointed(run_dir: RunDir) -> list[int]:
+    """Every scene index in checkpoint.jsonl, line by line, repeats included."""
+    lines = (run_dir.path / "checkpoint.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["scene"]["index"] for line in lines]
 
 
 def test_a_generation_runs_in_the_background_and_is_checkpointed(tmp_path: Path) -> None:
@@ -72,6 +93,104 @@ def test_a_failure_keeps_its_scenes_and_resume_writes_only_the_rest(tmp_path: Pa
     assert [s.index for s in resumed.scenes()] == list(range(1, 11))
     assert resumed.snapshot().done == 10
     assert lane.run_dir.info().status == "finished"
+
+
+def test_cancel_keeps_every_finished_scene_and_resume_writes_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Cancel stops the child mid-run: the run is "interrupted" on disk, not failed, and
+    keeps exactly the scenes written before it; resume then writes the others, once each."""
+    slowish = BackendConfig.build_config(kind="simulated", time_scale=0.05)  # ~0.4 s a call
+    job = start_generate(REQUEST, slowish, store=RunStore(tmp_path))
+    (lane,) = job.lanes
+    _until(lambda: lane.snapshot().done >= 1)
+    job.cancel()
+    assert job.wait(30)
+    assert (job.status, lane.status, lane.error, lane.result) == (
+        "cancelled",
+        "cancelled",
+        None,
+        None,
+    )
+    kept = [s.index for s in lane.scenes()]
+    assert 1 <= len(kept) < 10
+    assert lane.note == f"cancelled: {len(kept)} of 10 scenes kept; Resume finishes it"
+    assert lane.run_dir is not None
+    status = lane.run_dir.status()
+    assert (status["status"], status["scenes_done"]) == ("interrupted", len(kept))
+    assert sorted(_checkpointed(lane.run_dir)) == kept  # on disk: exactly what was shown
+
+    written: list[int] = []
+
+    def record(event: Event) -> None:
+        if isinstance(event, SceneFinished):
+            written.append(event.scene.index)
+
+    script = storygen.resume(lane.run_dir, FAST.build(), subscribers=[record])
+    assert sorted(written) == sorted(set(range(1, 11)) - set(kept))
+    assert [s.index for s in script.scenes] == list(range(1, 11))
+    assert sorted(_checkpointed(lane.run_dir)) == list(range(1, 11))  # no scene twice
+    assert lane.run_dir.info().status == "finished"
+
+
+def _every_lane_started(job: Job) -> bool:
+    return all(lane.snapshot().status == "running" for lane in job.lanes)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        pytest.param(lambda job: True, id="before-the-child-starts-a-run"),
+        pytest.param(_every_lane_started, id="while-every-lane-runs"),
+    ],
+)
+def test_cancel_ends_every_lane_of_a_comparison_as_a_resumable_run(
+    tmp_path: Path, when: Callable[[Job], bool]
+) -> None:
+    """However early Cancel comes, no lane is left running, reported as failed, or left
+    "running" on disk: each is cancelled, its run "interrupted", and resume finishes it."""
+    job = start_comparison(REQUEST, comparison_plan([5]), SLOW, store=RunStore(tmp_path))
+    _until(lambda: when(job))
+    job.cancel()
+    assert job.wait(30)
+    assert job.status == "cancelled"
+    for lane in job.lanes:
+        assert (lane.status, lane.error) == ("cancelled", None)
+        assert lane.note == "cancelled: 0 of 10 scenes kept; Resume finishes it"
+        assert lane.run_dir is not None and lane.run_dir.status()["status"] == "interrupted"
+    first = job.lanes[0].run_dir
+    assert first is not None
+    assert len(storygen.resume(first, FAST.build()).scenes) == 10
+
+
+def test_the_child_answers_sigint_with_a_cancelled_lane_each_and_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    """SIGINT is how Cancel (or Ctrl-C where the app runs) stops the child: it must say
+    "cancelled" for every lane itself and exit 0, with no traceback for anyone to read."""
+    store = RunStore(tmp_path)
+    tasks = [
+        _Task("generate", REQUEST, str(store.create(REQUEST, SLOW.settings()).path), SLOW)
+        for _ in range(2)
+    ]
+    child, events, errors = _spawn_child(pickle.dumps(tasks))
+    with events:
+        assert pickle.load(events)[0] == "event"  # a run has started on the child's loop
+        child.send_signal(signal.SIGINT)
+        outcomes = []
+        while True:
+            try:
+                message = pickle.load(events)
+            except EOFError:
+                break
+            if message[0] != "event":
+                outcomes.append(message)
+    assert child.wait(30) == 0
+    with errors:
+        errors.seek(0)
+        assert errors.read() == b""
+    assert sorted(outcomes) == [("cancelled", 0), ("cancelled", 1)]
+    assert [run.status()["status"] for run in store] == ["interrupted"] * 2
 
 
 def test_a_comparison_meets_the_same_latencies_in_every_lane(tmp_path: Path) -> None:

@@ -47,6 +47,19 @@ def lane_progress(lane: Lane, *, key: str) -> None:
     )
 
 
+def cancel_button(job: Job, *, key: str) -> None:
+    """Stops a running job: every run keeps its finished scenes on disk, "interrupted", and
+    resumes later. Outside the live fragment, so that the click reruns the whole page."""
+    st.button(
+        "Cancelling…" if job.cancel_requested else "Cancel",
+        key=key,
+        icon=":material/stop_circle:",
+        on_click=job.cancel,
+        disabled=job.cancel_requested,
+        help="Stop now: finished scenes are kept and the run can be resumed.",
+    )
+
+
 @st.fragment(run_every=POLL_S)
 def live_run(job: Job, key: str) -> None:
     if job.done:
@@ -66,6 +79,8 @@ def lane_row(lane: Lane) -> None:
         state.markdown(f":green[:material/check_circle:] {lane.result.meta.wall_time_s:.2f} s")
     elif lane.status == "failed":
         state.markdown(f":red[:material/error:] failed at {done}/{total}")
+    elif lane.status == "cancelled":
+        state.markdown(f":orange[:material/cancel:] cancelled at {done}/{total}")
     else:
         group = f" · batch {snap.current_group}" if snap.current_group else ""
         state.markdown(f"{done}/{total}{group} · ETA {_eta(snap.eta_s)}")
@@ -77,6 +92,8 @@ def lanes(job: Job) -> None:
     for lane in job.lanes:
         if lane.error:
             st.error(f"{lane.label}: {lane.error}")
+        elif lane.note:
+            st.warning(f"{lane.label}: {lane.note}")
 
 
 @st.fragment(run_every=POLL_S)

@@ -107,9 +107,9 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
 def partial_view(
     scenes: Sequence[Scene], timings: Sequence[SceneTiming], request: ScriptRequest, *, key: str
 ) -> None:
-    """What a failed run kept: its finished scenes stay on screen (and on disk)."""
+    """What a failed or cancelled run kept: its finished scenes stay on screen (and on disk)."""
     if not scenes:
-        st.caption("No scene was finished before the failure.")
+        st.caption("No scene was finished before the run stopped.")
         return
     label = analysis.config_label(request.strategy, request.concurrency)
     st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")

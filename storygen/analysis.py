@@ -18,7 +18,7 @@ from storygen.bench import ideal_of, mean_lag
 from storygen.models import Scene, SceneTiming, Script
 from storygen.pricing import estimate_cost, is_simulated
 from storygen.store import RunInfo
-from storygen.worker import Baseline, config_label
+from storygen.worker import Baseline, config_label, request_label
 
 SCENE_COLUMNS = (
     "config",
@@ -56,12 +56,16 @@ SUMMARY_COLUMNS = (
     "total_tokens",
     "model",
     "cost_usd",
+    "hedges",
+    "extra_calls",
+    "rate_limited",
+    "final_concurrency",
 )
 
 
 def labels_for(scripts: Sequence[Script]) -> list[str]:
     """Configuration labels, numbered when the same configuration appears twice."""
-    base = [config_label(s.request.strategy, s.request.concurrency) for s in scripts]
+    base = [request_label(s.request) for s in scripts]
     out: list[str] = []
     for i, label in enumerate(base):
         repeated = base.count(label) > 1
@@ -185,7 +189,13 @@ def sequential_estimate(script: Script) -> float:
 
 def _same_work(a: Script, b: Script) -> bool:
     """Same request apart from the scheduling, so one run is a fair baseline for the other."""
-    neutral = {"strategy": "sequential", "concurrency": 1, "lag_allowance": None}
+    neutral = {
+        "strategy": "sequential",
+        "concurrency": 1,
+        "lag_allowance": None,
+        "hedge": None,
+        "adaptive": None,
+    }
     return a.request.model_copy(update=neutral) == b.request.model_copy(update=neutral)
 
 
@@ -253,6 +263,11 @@ def summary_frame(
                 "total_tokens": meta.prompt_tokens + meta.completion_tokens,
                 "model": meta.model,
                 "cost_usd": math.nan if cost is None else cost,
+                "hedges": meta.hedges,
+                # backup calls as a share of all calls (hedged runs only)
+                "extra_calls": meta.hedges / max(1, sum(t.attempts for t in meta.timeline)),
+                "rate_limited": meta.rate_limited,
+                "final_concurrency": meta.final_concurrency,
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

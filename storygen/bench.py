@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -42,8 +43,11 @@ def configs(
 
 
 def ideal_of(script: Script) -> float:
-    """The strategy's zero-overhead schedule for the call times this run met."""
+    """The strategy's zero-overhead schedule for the call times this run met (NaN for an
+    adaptive run: its limits were chosen as it went, so there is no fixed rule to replay)."""
     meta = script.meta
+    if script.request.adaptive is not None:
+        return math.nan
     outline_s = (meta.outline_end_s or 0.0) - (meta.outline_start_s or 0.0)
     service = {t.index: t.service_s for t in meta.timeline}
     return ideal_makespan(strategy_for(script.request), service, outline_s)

@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
+
 from storygen import export
 from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.bench import rows_as_dicts, run_bench
 from storygen.config import BackendConfig, openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
-from storygen.models import STRATEGIES, Script, ScriptRequest
+from storygen.models import STRATEGIES, AdaptiveSettings, HedgeSettings, Script, ScriptRequest
 from storygen.pricing import cost_line, current_prices
 from storygen.progress import LaneBar
 from storygen.retry import RetryPolicy
@@ -86,6 +88,7 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
         default="",
         help="comma-separated scenes that fail permanently (to try failure and resume)",
     )
+    _add_sim_server_flags(sim)
     oa = p.add_argument_group(
         "OpenAI-compatible backend (keys from OPENAI_API_KEY or STORYGEN_API_KEYS)"
     )
@@ -105,6 +108,37 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds of the provider's rate window, default 60",
     )
+
+
+def _add_sim_server_flags(g: argparse._ActionsContainer) -> None:
+    """The simulated server's hang fault and slots, in-process and in serve-sim alike."""
+    g.add_argument(
+        "--hang-rate",
+        type=float,
+        default=None,
+        help="share of calls that hang, 0-1 (default 0: none)",
+    )
+    g.add_argument(
+        "--hang-factor",
+        type=float,
+        default=None,
+        help="a hung call takes this many times the median latency, 1-1000 (default 30)",
+    )
+    g.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="calls served at once, like a local server's slots; more queue (default: no limit)",
+    )
+
+
+def _check_sim_server_flags(args: argparse.Namespace) -> None:
+    if args.hang_rate is not None and not 0 <= args.hang_rate <= 1:
+        raise _Usage(f"--hang-rate must be between 0 and 1 (got {args.hang_rate})")
+    if args.hang_factor is not None and not 1 <= args.hang_factor <= 1000:
+        raise _Usage(f"--hang-factor must be between 1 and 1000 (got {args.hang_factor})")
+    if args.capacity is not None and not 1 <= args.capacity <= 10_000:
+        raise _Usage(f"--capacity must be between 1 and 10000 (got {args.capacity})")
 
 
 def _add_price_as(p: argparse.ArgumentParser) -> None:
@@ -133,7 +167,28 @@ def _parser() -> argparse.ArgumentParser:
         dest="concurrency",
         default="5",
         help="batch size (batched) or window (windowed, outline), 1-100; "
-        "'auto' = keys x per-key concurrency",
+        "'auto' = keys x per-key concurrency; 'adaptive' finds it at run time",
+    )
+    gen.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=32,
+        help="with --batch-size adaptive: the most calls in flight",
+    )
+    tail = gen.add_argument_group("hung calls (hedging: a backup for a call far slower than usual)")
+    tail.add_argument(
+        "--hedge-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="start a backup after this long (default: ~2.8x the typical call, learned)",
+    )
+    tail.add_argument("--no-hedge", action="store_true", help="never send a backup call")
+    tail.add_argument(
+        "--hedge-budget",
+        type=float,
+        default=0.05,
+        help="backups as a share of all calls, at most",
     )
     gen.add_argument(
         "--lag-allowance",
@@ -188,6 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of broken JSON")
     sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
     sim.add_argument("--slow-seconds", type=float, default=30.0)
+    _add_sim_server_flags(sim)
     sim.add_argument(
         "--api-key",
         action="append",
@@ -232,6 +288,9 @@ _SIMULATED_ONLY = {
     "error_rate": "--error-rate",
     "sim_rpm": "--sim-rpm",
     "fail_scenes": "--fail-scenes",
+    "hang_rate": "--hang-rate",
+    "hang_factor": "--hang-factor",
+    "capacity": "--capacity",
 }
 
 
@@ -276,6 +335,11 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
         time_scale=1.0 if args.time_scale is None else args.time_scale,
         error_rate=args.error_rate,
         sim_rpm=args.sim_rpm,
+        **{
+            name: getattr(args, name)
+            for name in ("hang_rate", "hang_factor", "capacity")
+            if getattr(args, name) is not None
+        },
     )
 
 
@@ -296,7 +360,8 @@ def _save(
 
 def _written(script: Script, already: int) -> None:
     meta = script.meta
-    how = f"{meta.strategy}, concurrency {meta.concurrency}"
+    limit = f"adaptive up to {meta.concurrency}" if script.request.adaptive else meta.concurrency
+    how = f"{meta.strategy}, concurrency {limit}"
     if already:
         wrote = len(script.scenes) - already
         print(
@@ -307,13 +372,46 @@ def _written(script: Script, already: int) -> None:
         print(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s ({how})")
 
 
-def _concurrency(text: str, backend: Backend) -> int:
+def _concurrency(text: str, backend: Backend, most: int) -> int:
     if text == "auto":
         return min(100, int(getattr(backend, "capacity", 5)))
+    if text == "adaptive":
+        return most
     try:
         return int(text)
     except ValueError:
-        raise _Usage(f"--batch-size takes a whole number 1-100 or 'auto' (got {text!r})") from None
+        raise _Usage(
+            f"--batch-size takes a whole number 1-100, 'auto' or 'adaptive' (got {text!r})"
+        ) from None
+
+
+def _hedge(args: argparse.Namespace) -> HedgeSettings | None:
+    if args.no_hedge:
+        if args.hedge_after is not None:
+            raise _Usage("--hedge-after and --no-hedge contradict each other: choose one")
+        return None
+    try:
+        return HedgeSettings(after_s=args.hedge_after, budget=args.hedge_budget)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--hedge-after" if err["loc"][0] == "after_s" else "--hedge-budget"
+        raise _Usage(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def _summary(script: Script) -> None:
+    """What the tail and the limits did, when there is something to say."""
+    meta = script.meta
+    parts = []
+    if script.request.adaptive is not None:
+        peak = max((limit for _, limit in meta.concurrency_trace), default=meta.concurrency)
+        parts.append(f"concurrency adaptive: ended at {meta.final_concurrency} (peak {peak})")
+    if meta.hedges:
+        calls = sum(t.attempts for t in meta.timeline)
+        parts.append(f"{meta.hedges} hung calls hedged ({meta.hedges / calls:.1%} extra calls)")
+    if meta.rate_limited:
+        parts.append(f"{meta.rate_limited} calls answered 429")
+    if parts:
+        print("; ".join(parts))
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -324,13 +422,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         idea=args.idea,
         duration_s=args.duration,
         strategy=args.strategy,
-        concurrency=_concurrency(args.concurrency, backend),
+        concurrency=_concurrency(args.concurrency, backend, args.max_concurrency),
         lag_allowance=args.lag_allowance,
         style=args.style,
         language=args.language,
         seconds_per_scene=args.seconds_per_scene,
         context_scenes=args.context_scenes,
         seed=args.seed,
+        hedge=_hedge(args),
+        adaptive=AdaptiveSettings() if args.concurrency == "adaptive" else None,
     )
     if fail := _fail_scenes(args, request.scene_count):
         backend = config.build(fail)
@@ -342,6 +442,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _written(script, 0)
+    _summary(script)
     _save(script, args.out, args.format, run_dir.path, args.price_as)
     return 0
 
@@ -409,6 +510,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_sim(args: argparse.Namespace) -> int:
+    from storygen.backends.simulated import HANG_FACTOR
     from storygen.server import SimServerConfig, serve
 
     for name in ("error_rate", "malformed_rate", "slow_rate"):
@@ -426,6 +528,7 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
             raise _Usage(f"{flag} must be at least 16 (got {value})")
     if not 1 <= args.port <= 65535:
         raise _Usage(f"--port must be between 1 and 65535 (got {args.port})")
+    _check_sim_server_flags(args)
     config = SimServerConfig(
         time_scale=args.time_scale,
         rpm=args.rpm,
@@ -433,6 +536,9 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
         malformed_rate=args.malformed_rate,
         slow_rate=args.slow_rate,
         slow_s=args.slow_seconds,
+        hang_rate=args.hang_rate or 0.0,
+        hang_factor=args.hang_factor or HANG_FACTOR,
+        capacity=args.capacity,
         api_keys=frozenset(args.api_key) if args.api_key else None,
         structured=args.structured,
         context_tokens=args.context_tokens,

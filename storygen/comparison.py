@@ -31,9 +31,9 @@ from storygen.worker import (
     DEFAULT_BATCH_SIZES,
     Baseline,
     comparison_plan,
-    config_label,
     measures_sequential,
     plan_requests,
+    request_label,
 )
 
 _plotly_js_sent = False
@@ -232,7 +232,7 @@ def compare(
     config = _backend_config(backend, time_scale)
     measured = measures_sequential(config, measure_sequential)
     requests = plan_requests(base, comparison_plan(batch_sizes, windows, outline_windows), measured)
-    labels = [config_label(r.strategy, r.concurrency) for r in requests]
+    labels = [request_label(r) for r in requests]
     outcomes = run_sync(_run_lanes(requests, labels, config, store, progress, None))
     return _collect(base, labels, outcomes, measured)
 
@@ -269,7 +269,7 @@ def sweep(
     plan: list[tuple[StrategyName, int]] = [("sequential", 1)]
     plan += [(strategy, size) for size in sizes]
     requests = plan_requests(base, plan, measure_sequential=True)
-    labels = [config_label(r.strategy, r.concurrency) for r in requests]
+    labels = [request_label(r) for r in requests]
     outcomes = run_sync(_run_lanes(requests, labels, config, store, progress, parallel))
     return _collect(base, labels, outcomes, measured=True).summary
 

@@ -33,6 +33,15 @@ class BackendConfig(BaseModel):
     sim_rpm: int | None = Field(default=None, ge=1, description="at least 1")
     median_s: float = Field(default=8.0, ge=0, le=600, description="0 to 600 seconds")
     sigma: float = Field(default=0.35, ge=0, le=3, description="0 to 3")
+    hang_rate: float = Field(
+        default=0.0, ge=0, le=1, description="0 to 1, the share of calls that hang"
+    )
+    hang_factor: float = Field(
+        default=30.0, ge=1, le=1000, description="1 to 1000 times the median latency"
+    )
+    capacity: int | None = Field(
+        default=None, ge=1, le=10_000, description="1 to 10000 calls served at once, or none"
+    )
     # OpenAI-compatible
     base_url: str | None = Field(default=None, description="an http(s) URL ending in /v1")
     model: str | None = Field(default=None, min_length=1, description="a model name")
@@ -80,6 +89,9 @@ class BackendConfig(BaseModel):
                 rpm=self.sim_rpm,
                 median_s=self.median_s,
                 sigma=self.sigma,
+                hang_rate=self.hang_rate,
+                hang_factor=self.hang_factor,
+                capacity=self.capacity,
                 model=self.model or SIM_MODEL,
                 fail_scenes=fail_scenes,
             )

@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+from storygen.adaptive import Controller, Gate
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
 from storygen.errors import (
     MalformedOutputError,
     PermanentError,
+    RateLimitedError,
     RunFailedError,
     StoreError,
     StoryGenError,
@@ -30,6 +33,7 @@ from storygen.events import (
     SceneStarted,
     Subscriber,
 )
+from storygen.hedging import Hedged, Hedger
 from storygen.models import (
     Outline,
     RunMeta,
@@ -43,7 +47,7 @@ from storygen.planning import scene_durations
 from storygen.retry import RetryPolicy, call_with_retries
 from storygen.schedule import Scheduler
 from storygen.store import RunDir
-from storygen.strategies import strategy_for
+from storygen.strategies import AdaptiveBatched, strategy_for
 
 
 @dataclass
@@ -80,6 +84,18 @@ def _describe(exc: BaseException) -> str:
     return f"{kind}: {exc}"
 
 
+def _call_seconds(gen: Generation[Any], hedged: Hedged[Any] | None, measured: float) -> float:
+    """How long the answering call took: the backend's own drawn latency when it has one
+    (the simulated LLM), so event-loop overhead is not counted; a backup that won counts
+    from the primary's start."""
+    drawn = gen.latency_s
+    if drawn is None:
+        return measured if hedged is None else hedged.seconds
+    if hedged is not None and hedged.backup_won:
+        return (hedged.backup_after_s or 0.0) + drawn
+    return drawn
+
+
 class _Run:
     def __init__(
         self,
@@ -96,13 +112,22 @@ class _Run:
         self.run_dir = run_dir
         self.total = request.scene_count
         self.durations = scene_durations(request.duration_s, request.seconds_per_scene)
-        self.strategy = strategy_for(request)
+        self.controller: Controller | None = None
+        if request.adaptive is not None and request.strategy != "sequential":
+            self.controller = Controller(request.adaptive, request.concurrency, clock=self.now)
+        limit = self.controller.current if self.controller else None
+        self.gate = Gate(limit) if limit is not None else None
+        self.strategy = strategy_for(request, limit)
         self.outline = prior.outline
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
         # A resumed run's new timings follow the earlier ones on the chart.
         self.offset = max((t.end_s for _, t in prior.scenes.values()), default=0.0)
         self.timings: dict[int, SceneTiming] = {k: t for k, (_, t) in prior.scenes.items()}
-        self.sched = Scheduler(self.strategy, self.total, done=self.scenes)
+        # batched sizes each batch from the limit; the others cap the calls in flight by it
+        cap = limit if request.strategy in ("windowed", "outline") else None
+        self.sched = Scheduler(self.strategy, self.total, done=self.scenes, cap=cap)
+        left = self.total - len(self.scenes)
+        self.hedger = Hedger(request.hedge, left) if request.hedge is not None else None
         self.wake = asyncio.Event()
         self.failure: tuple[str, int | None, Exception] | None = None
         self.meta = RunMeta(
@@ -117,10 +142,11 @@ class _Run:
         )
         self._group_left: dict[int, int] = {}
         self._group_start: dict[int, float] = {}
-        for k in range(1, self.total + 1):
-            if k not in self.scenes:
-                g = self.strategy.group(k)
-                self._group_left[g] = self._group_left.get(g, 0) + 1
+        if not isinstance(self.strategy, AdaptiveBatched):  # its batches form as it goes
+            for k in range(1, self.total + 1):
+                if k not in self.scenes:
+                    g = self.strategy.group(k)
+                    self._group_left[g] = self._group_left.get(g, 0) + 1
 
     def emit(self, event: Event) -> None:
         """A subscriber that raises is a UI bug, not a reason to lose a run: it is logged
@@ -141,6 +167,8 @@ class _Run:
 
     async def execute(self) -> Script:
         self.t0 = time.perf_counter()
+        if self.controller is not None:
+            self.controller.start()
         self.emit(
             RunStarted(
                 self.meta.run_id,
@@ -274,24 +302,46 @@ class _Run:
         context = self._context(k)
         group = self.strategy.group(k)
         self._group_start.setdefault(group, start)
+        if group not in self._group_left and isinstance(self.strategy, AdaptiveBatched):
+            first_k, past = self.strategy.starts[group - 1], self.strategy.ends[group - 1]
+            members = range(first_k, min(past, self.total + 1))
+            self._group_left[group] = sum(1 for i in members if i not in self.scenes)
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
         self.emit(SceneStarted(k, group, start))
         first_call = last_call = start
+        hedged: Hedged[SceneDraft] | None = None
+        rate_limited = 0
+
+        ticket = 0
 
         async def call(attempt: int, feedback: str | None) -> Generation[SceneDraft]:
-            nonlocal first_call, last_call
-            last_call = self.now()
-            if attempt == 1:
-                first_call = last_call
-            return await self.backend.write_scene(task, attempt=attempt, feedback=feedback)
+            nonlocal first_call, last_call, hedged, ticket
+            async with self.gate.slot() if self.gate else contextlib.nullcontext():
+                last_call = self.now()  # after the gate: waiting for room is not call time
+                if self.controller is not None:
+                    ticket = self.controller.ticket()
+                if attempt == 1:
+                    first_call = last_call
+                gen, hedged = await self._attempt(task, attempt, feedback)
+            return gen
 
         def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
+            nonlocal rate_limited
+            if isinstance(exc, RateLimitedError):
+                rate_limited += 1
+                if self.controller is not None and self.gate is not None:
+                    self.controller.on_rate_limited()
+                    self.gate.pause(wait)
             self.emit(SceneRetrying(k, attempt, str(exc), wait))
 
         gen, attempts = await call_with_retries(self.policy, call, on_retry)
         scene = Scene.from_draft(gen.value, k, self.durations[k - 1])
         end = self.now()
-        drawn = gen.latency_s
+        if self.controller is not None:  # queueing included: that is the signal
+            self.controller.on_answer(end - last_call, ticket)
+        took = _call_seconds(gen, hedged, end - last_call)
+        backup_after = hedged.backup_after_s if hedged is not None else None
+        backup = backup_after is not None
         timing = SceneTiming(
             index=k,
             group=group,
@@ -303,7 +353,14 @@ class _Run:
             had_outline=context.outline is not None,
             prompt_tokens=gen.prompt_tokens,
             completion_tokens=gen.completion_tokens,
-            service_s=(last_call - first_call) + (drawn if drawn is not None else end - last_call),
+            service_s=(last_call - first_call) + took,
+            hedged=backup,
+            hedge_start_s=None if backup_after is None else last_call + backup_after,
+            hedge_won=bool(hedged and hedged.backup_won),
+            # the other copy was cancelled: its tokens are unknown, so count the winner's
+            extra_prompt_tokens=gen.prompt_tokens if backup else 0,
+            extra_completion_tokens=gen.completion_tokens if backup else 0,
+            rate_limited=rate_limited,
         )
         if self.run_dir:  # on disk before anyone is told it is done
             self.run_dir.append(scene, timing)
@@ -314,9 +371,27 @@ class _Run:
         if self._group_left[group] == 0:
             self.emit(BatchFinished(group, self._group_start[group], end))
 
+    async def _attempt(
+        self, task: SceneTask, attempt: int, feedback: str | None
+    ) -> tuple[Generation[SceneDraft], Hedged[SceneDraft] | None]:
+        """One attempt at a scene: a single call, or a hedged pair when hedging is on."""
+        if self.hedger is None:
+            gen = await self.backend.write_scene(task, attempt=attempt, feedback=feedback)
+            return gen, None
+
+        def copy(n: int) -> Awaitable[Generation[SceneDraft]]:
+            if n == 0:  # the primary: any backend, hedging-aware or not
+                return self.backend.write_scene(task, attempt=attempt, feedback=feedback)
+            return self.backend.write_scene(task, attempt=attempt, feedback=feedback, hedge=n)
+
+        result = await self.hedger.call(copy)
+        return result.generation, result
+
     def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset
         self.meta.timeline = [self.timings[k] for k in sorted(self.timings)]
+        if self.controller is not None:
+            self.meta.concurrency_trace = list(self.controller.trace)
         script = Script(
             title=self.outline.title if self.outline else title_from_idea(self.request.idea),
             request=self.request,

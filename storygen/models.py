@@ -16,6 +16,28 @@ StrategyName = Literal["sequential", "batched", "windowed", "outline"]
 STRATEGIES: tuple[StrategyName, ...] = ("sequential", "batched", "windowed", "outline")
 
 
+class HedgeSettings(BaseModel):
+    """Backup calls for hung requests (see storygen.hedging)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_s: float | None = Field(
+        default=None, gt=0, le=3600, description="a fixed hedge delay in seconds; none adapts"
+    )
+    budget: float = Field(
+        default=0.05, ge=0, le=1, description="extra calls as a share of all calls, 0 to 1"
+    )
+
+
+class AdaptiveSettings(BaseModel):
+    """Concurrency found at run time (see storygen.adaptive); ``concurrency`` is the most."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: int = Field(default=2, ge=1, le=100, description="calls in flight at first, 1 to 100")
+    min_concurrency: int = Field(default=1, ge=1, le=100, description="1 to 100")
+
+
 class ScriptRequest(BaseModel):
     """What to write and how to schedule it."""
 
@@ -42,6 +64,13 @@ class ScriptRequest(BaseModel):
         default=5, ge=0, le=50, description="previous scene summaries quoted, 0 to 50"
     )
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    hedge: HedgeSettings | None = Field(
+        default=None, description="backup calls for hung requests; none: no hedging"
+    )
+    adaptive: AdaptiveSettings | None = Field(
+        default=None,
+        description="find the concurrency at run time, up to `concurrency`; none: fixed",
+    )
 
     @field_validator("idea")
     @classmethod
@@ -142,6 +171,12 @@ class SceneTiming(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     service_s: float = Field(description="call time without scheduling overhead")
+    hedged: bool = Field(default=False, description="a backup call was started")
+    hedge_start_s: float | None = Field(default=None, description="when the backup started")
+    hedge_won: bool = Field(default=False, description="the backup's answer was used")
+    extra_prompt_tokens: int = Field(default=0, description="spent on a cancelled copy")
+    extra_completion_tokens: int = Field(default=0, description="spent on a cancelled copy")
+    rate_limited: int = Field(default=0, description="attempts answered 429")
 
 
 class RunMeta(BaseModel):
@@ -157,14 +192,32 @@ class RunMeta(BaseModel):
     outline_prompt_tokens: int = 0
     outline_completion_tokens: int = 0
     timeline: list[SceneTiming] = Field(default_factory=list)
+    concurrency_trace: list[tuple[float, int]] = Field(
+        default_factory=list, description="adaptive runs: (seconds, calls allowed) per change"
+    )
 
     @property
     def prompt_tokens(self) -> int:
-        return self.outline_prompt_tokens + sum(t.prompt_tokens for t in self.timeline)
+        """Every token paid for, a cancelled backup's (or primary's) included."""
+        scenes = sum(t.prompt_tokens + t.extra_prompt_tokens for t in self.timeline)
+        return self.outline_prompt_tokens + scenes
 
     @property
     def completion_tokens(self) -> int:
-        return self.outline_completion_tokens + sum(t.completion_tokens for t in self.timeline)
+        scenes = sum(t.completion_tokens + t.extra_completion_tokens for t in self.timeline)
+        return self.outline_completion_tokens + scenes
+
+    @property
+    def hedges(self) -> int:
+        return sum(t.hedged for t in self.timeline)
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(t.rate_limited for t in self.timeline)
+
+    @property
+    def final_concurrency(self) -> int:
+        return self.concurrency_trace[-1][1] if self.concurrency_trace else self.concurrency
 
 
 class Script(BaseModel):

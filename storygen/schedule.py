@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from storygen.strategies import Progress, Strategy
 
@@ -16,8 +16,15 @@ from storygen.strategies import Progress, Strategy
 class Scheduler:
     """Which scene starts next; every call is O(1) amortised so 10,000 scenes stay cheap."""
 
-    def __init__(self, strategy: Strategy, total: int, done: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        total: int,
+        done: Iterable[int] = (),
+        cap: Callable[[], int] | None = None,
+    ) -> None:
         self.strategy = strategy
+        self.cap = cap  # an adaptive run's current limit on calls in flight
         self.total = total
         self.progress = Progress()
         self._done = bytearray(total + 2)
@@ -58,10 +65,11 @@ class Scheduler:
         """Admit, in index order, every scene the rules allow right now."""
         out: list[int] = []
         s, p = self.strategy, self.progress
+        limit = s.concurrency if self.cap is None else min(s.concurrency, self.cap())
         while (
             not self.stopped
             and self._next <= self.total
-            and p.in_flight < s.concurrency
+            and p.in_flight < limit
             and s.may_start(self._next, p)
         ):
             out.append(self._next)

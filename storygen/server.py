@@ -2,7 +2,13 @@
 
 It lets users try the real HTTP path, their keys and rate-limit settings without
 spending money, and lets the tests drive the real openai SDK over real HTTP. Latencies
-and faults are drawn from (seed, call, attempt) as in-process, so results compare.
+and faults are drawn from (seed, call, attempt) as in-process, so results compare; a
+backup request (header ``X-Storygen-Hedge: 1``) draws its own, as in-process.
+
+With a ``capacity`` it serves at most C requests at once, like a local llama.cpp or vLLM
+with C slots: the others queue first come, first served, and their latency grows with the
+queue. A client that closes its connection before the answer (a cancelled call) is
+noticed: the work stops and the request is counted as cancelled.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from storygen.backends.base import SceneTask
-from storygen.backends.simulated import SIM_MODEL, draw_latency
+from storygen.backends.simulated import (
+    HANG_FACTOR,
+    SIM_MODEL,
+    Slots,
+    draw_hang,
+    draw_latency,
+    hedge_key,
+)
 from storygen.backends.simulated_text import make_outline, make_scene
 from storygen.config import mask
 from storygen.prompts import estimate_tokens, parse_prompt
@@ -45,6 +58,9 @@ class SimServerConfig:
     malformed_rate: float = 0.0
     slow_rate: float = 0.0
     slow_s: float = 30.0  # real seconds: long enough for a client timeout
+    hang_rate: float = 0.0  # share of calls that take hang_factor x the median (scaled)
+    hang_factor: float = HANG_FACTOR
+    capacity: int | None = None  # requests served at once; the rest queue (None: no limit)
     api_keys: frozenset[str] | None = None  # None: any non-empty key
     exhausted_keys: frozenset[str] = frozenset()
     models: tuple[str, ...] = (SIM_MODEL, "gpt-4o-mini")
@@ -71,6 +87,12 @@ class SimServerConfig:
             raise ValueError(
                 f"structured must be one of {', '.join(STRUCTURED_MODES)} (got {self.structured!r})"
             )
+        if not 0 <= self.hang_rate <= 1:
+            raise ValueError(f"hang_rate must be between 0 and 1 (got {self.hang_rate})")
+        if not 1 <= self.hang_factor <= 1000:
+            raise ValueError(f"hang_factor must be between 1 and 1000 (got {self.hang_factor})")
+        if self.capacity is not None and not 1 <= self.capacity <= 10_000:
+            raise ValueError(f"capacity must be between 1 and 10000 (got {self.capacity})")
 
 
 @dataclass
@@ -80,6 +102,7 @@ class SimRequest:
     key: str
     at: float  # time.monotonic() on arrival
     attempt: int  # the client's X-Storygen-Attempt header
+    hedge: int = 0  # the client's X-Storygen-Hedge header: 1 for a backup request
     call: str | None = None  # "outline" or "scene3", once the prompt is read
     mode: str = "none"  # the response_format asked for: json_schema, json_object or none
     fault: str = "ok"  # the fault played, scripted or drawn
@@ -87,6 +110,10 @@ class SimRequest:
     max_tokens: int | None = None  # max_tokens or max_completion_tokens, as asked
     prompt_tokens: int = 0  # every message, counted as serve-sim counts usage
     finish_reason: str | None = None  # of a 200 answer
+    hung: bool = False  # drew the hang fault
+    queued_s: float = 0.0  # waited for a free slot (only with a capacity)
+    service_s: float = 0.0  # the drawn time to serve the answer, holding a slot
+    cancelled: bool = False  # the client closed the connection before the answer
 
 
 @dataclass
@@ -100,6 +127,10 @@ class SimServerState:
     requests: list[SimRequest] = field(default_factory=list)
     in_flight_by_key: Counter[str] = field(default_factory=Counter)
     max_in_flight_by_key: Counter[str] = field(default_factory=Counter)
+    in_service: int = 0  # being served, not queued for a slot
+    max_in_service: int = 0
+    cancelled: int = 0  # requests whose client closed the connection before the answer
+    hedged: int = 0  # backup requests (X-Storygen-Hedge)
 
     def attempts(self, call: str) -> list[SimRequest]:
         """Every request for one call ("scene3"), in arrival order."""
@@ -153,6 +184,12 @@ def _with_raw_control_characters(content: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
+async def _client_gone(request: Request) -> None:
+    """Return once the client has closed the connection; the body was read before."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _bearer(request: Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
@@ -172,6 +209,39 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
     state = state or SimServerState()
     app = FastAPI(title="storygen serve-sim")
     app.state.sim = state
+    slots = Slots(config.capacity) if config.capacity is not None else None
+
+    async def serve_for(seen: SimRequest, seconds: float) -> None:
+        """Queue for a slot, then hold it while the answer is written."""
+        arrived = time.monotonic()
+        if slots is not None and await slots.acquire():
+            seen.queued_s = time.monotonic() - arrived
+        state.in_service += 1
+        state.max_in_service = max(state.max_in_service, state.in_service)
+        seen.service_s = seconds
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            state.in_service -= 1
+            if slots is not None:
+                slots.release()
+
+    async def served(request: Request, seen: SimRequest, seconds: float) -> bool:
+        """Serve for ``seconds``, or stop as soon as the client goes: False if it went."""
+        work = asyncio.ensure_future(serve_for(seen, seconds))
+        gone = asyncio.ensure_future(_client_gone(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, gone):
+                task.cancel()
+            await asyncio.gather(work, gone, return_exceptions=True)
+        if work.cancelled():
+            seen.cancelled = True
+            state.cancelled += 1
+            return False
+        work.result()  # a bug in serving is a 500, not a cancellation
+        return True
 
     def authorize(request: Request) -> str | JSONResponse:
         key = _bearer(request)
@@ -201,6 +271,14 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             "rejected_429": state.rejected_429,
             "accepted_at": state.accepted_at,
             "max_in_flight_by_key": {mask(k): n for k, n in state.max_in_flight_by_key.items()},
+            "max_in_service": state.max_in_service,
+            "cancelled": state.cancelled,
+            "hedged": state.hedged,
+            "hung": sum(r.hung for r in state.requests),
+            "queued": sum(r.queued_s > 0 for r in state.requests),
+            "capacity": config.capacity,
+            "hang_rate": config.hang_rate,
+            "hang_factor": config.hang_factor,
             "modes": Counter(r.mode for r in state.requests),
         }
 
@@ -218,8 +296,13 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         seen = SimRequest(
-            _bearer(request), time.monotonic(), int(request.headers.get("x-storygen-attempt", "1"))
+            _bearer(request),
+            time.monotonic(),
+            int(request.headers.get("x-storygen-attempt", "1")),
+            int(request.headers.get("x-storygen-hedge", "0")),
         )
+        if seen.hedge:
+            state.hedged += 1
         state.requests.append(seen)
         state.requests_by_key[seen.key] += 1
         state.in_flight_by_key[seen.key] += 1
@@ -312,17 +395,20 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         if parsed is None or seen.call is None:
             return _error(400, "serve-sim only answers storygen's outline and scene prompts")
         call, attempt = seen.call, seen.attempt
-        fault = seen.fault = _fault(config, seed, call, attempt)
+        key = hedge_key(call, seen.hedge)  # a backup draws its own latency and faults
+        fault = seen.fault = _fault(config, seed, key, attempt)
         if fault.startswith("429"):
             wait = float(fault.partition(":")[2] or 1.0)
             state.rejected_429 += 1
             return _error(
                 429, "Rate limit reached.", "rate_limit_exceeded", **{"retry-after": f"{wait:g}"}
             )
-        delay = draw_latency(seed, call, attempt, config.median_s, config.sigma) * config.time_scale
-        if fault == "timeout":
-            await asyncio.sleep(config.slow_s)
-        await asyncio.sleep(delay)
+        c = config
+        drawn = draw_latency(seed, key, attempt, c.median_s, c.sigma, c.hang_rate, c.hang_factor)
+        seen.hung = draw_hang(seed, key, attempt, c.hang_rate)
+        seconds = drawn * c.time_scale + (c.slow_s if fault == "timeout" else 0.0)
+        if not await served(request, seen, seconds):
+            return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
         if fault == "drop":
             return _Dropped(media_type="application/json")
         if fault.isdigit():

@@ -5,7 +5,9 @@ Scenes are admitted in index order, so a rule only ever judges the next scene.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from storygen.errors import InvalidRequestError
@@ -114,13 +116,48 @@ class OutlineFirst:
         return (k - 1) // self.concurrency + 1
 
 
-def strategy_for(request: ScriptRequest) -> Strategy:
-    """The rule object a request asks for."""
+@dataclass
+class AdaptiveBatched:
+    """Batched, with each batch's size chosen when it starts (the original design's
+    "adaptive batch size"): ``size()`` is asked once per batch."""
+
+    size: Callable[[], int]
+    concurrency: int  # the largest batch
+    name: str = "batched"
+    needs_outline: bool = False
+    starts: list[int] = field(default_factory=lambda: [1])  # first scene of each batch
+    ends: list[int] = field(default_factory=list)  # one past the last
+
+    def __post_init__(self) -> None:
+        self.ends.append(1 + self._next_size())
+
+    def _next_size(self) -> int:
+        return max(1, min(self.concurrency, self.size()))
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        if k < self.ends[-1]:
+            return p.prefix >= self.starts[-1] - 1
+        if p.prefix < self.ends[-1] - 1:
+            return False  # the barrier: the whole previous batch first
+        self.starts.append(self.ends[-1])
+        self.ends.append(self.starts[-1] + self._next_size())
+        return True
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return self.starts[self.group(k) - 1] - 1
+
+    def group(self, k: int) -> int:
+        """The batch of scene k once it has started (later scenes: the current batch)."""
+        return max(1, bisect.bisect_right(self.starts, k))
+
+
+def strategy_for(request: ScriptRequest, size: Callable[[], int] | None = None) -> Strategy:
+    """The rule object a request asks for; ``size`` is an adaptive run's current limit."""
     w = request.concurrency
     if request.strategy == "sequential":
         return Sequential()
     if request.strategy == "batched":
-        return Batched(w)
+        return AdaptiveBatched(size, w) if size is not None else Batched(w)
     if request.strategy == "windowed":
         return Windowed(w, request.effective_lag_allowance)
     if request.strategy == "outline":

@@ -45,9 +45,22 @@ DEFAULT_BATCH_SIZES = (3, 5, 10)
 log = logging.getLogger(__name__)
 
 
-def config_label(strategy: str, concurrency: int) -> str:
-    """ "batched(5)": the name a configuration has on every chart and table."""
-    return "sequential" if strategy == "sequential" else f"{strategy}({concurrency})"
+def config_label(
+    strategy: str, concurrency: int, *, hedge: bool = False, adaptive: bool = False
+) -> str:
+    """ "batched(5)", "windowed(adaptive)+hedge": the name of a configuration everywhere."""
+    size = "adaptive" if adaptive else str(concurrency)
+    base = "sequential" if strategy == "sequential" else f"{strategy}({size})"
+    return base + ("+hedge" if hedge else "")
+
+
+def request_label(request: ScriptRequest) -> str:
+    return config_label(
+        request.strategy,
+        request.concurrency,
+        hedge=request.hedge is not None,
+        adaptive=request.adaptive is not None,
+    )
 
 
 class Lane:
@@ -340,7 +353,7 @@ def start_generate(
     """Write ``request`` in the background; with a store every scene is checkpointed."""
     run_dir = store.create(request, config.settings()) if store is not None else None
     lane = Lane(
-        config_label(request.strategy, request.concurrency),
+        request_label(request),
         request,
         run_dir,
         secrets=config.key_values(),
@@ -363,7 +376,7 @@ def start_resume(run_dir: RunDir, config: BackendConfig | None = None) -> Job:
     backend_config = resume_config(run_dir, config)
     request = run_dir.request()
     lane = Lane(
-        config_label(request.strategy, request.concurrency),
+        request_label(request),
         request,
         run_dir,
         prior=run_dir.load_checkpoint(),
@@ -429,7 +442,7 @@ def start_comparison(
     tasks: list[_Task] = []
     for request in requests:
         run_dir = store.create(request, config.settings()) if store is not None else None
-        label = config_label(request.strategy, request.concurrency)
+        label = request_label(request)
         lanes.append(Lane(label, request, run_dir, secrets=config.key_values()))
         tasks.append(_Task("generate", request, str(run_dir.path) if run_dir else None, config))
     return Job("compare", lanes, estimated_baseline=not measure).start(tasks)

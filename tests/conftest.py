@@ -30,10 +30,10 @@ class FaultyBackend(SimulatedBackend):
         self.attempts_seen: list[tuple[int, int]] = []
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         self.attempts_seen.append((task.index, attempt))
         make = self.faults.get((task.index, attempt))
         if make is not None:
             raise make()
-        return await super().write_scene(task, attempt=attempt, feedback=feedback)
+        return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)

@@ -92,10 +92,10 @@ class OneKeyBackend(FaultyBackend):
         self.pool = KeyPool(size=1, per_key_concurrency=1)
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         async with self.pool.key():
-            return await super().write_scene(task, attempt=attempt, feedback=feedback)
+            return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 
 def _run(tmp_path: Path, strategy: str, concurrency: int) -> tuple[Script, list[Event]]:

@@ -169,11 +169,11 @@ class BuggyBackend(SimulatedBackend):
     """A backend with a bug that fires on scene 5: not an error storygen knows."""
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         if task.index == 5:
             return None  # type: ignore[return-value]  # the bug: forgot to return the answer
-        return await super().write_scene(task, attempt=attempt, feedback=feedback)
+        return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 
 @pytest.mark.parametrize("strategy", ["windowed", "outline"])

@@ -17,10 +17,10 @@ class RecordingBackend(SimulatedBackend):
         self.tasks: dict[int, SceneTask] = {}
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         self.tasks[task.index] = task
-        return await super().write_scene(task, attempt=attempt, feedback=feedback)
+        return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 
 def run(request: ScriptRequest, **changes: object) -> tuple[Script, RecordingBackend]:

@@ -79,7 +79,7 @@ def script_downloads(script: Script, *, key: str) -> None:
 def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     """A finished script: headline numbers, then table / screenplay / timeline, then downloads."""
     meta = script.meta
-    label = analysis.config_label(script.request.strategy, script.request.concurrency)
+    label = analysis.request_label(script.request)
     saved = f" Saved as run `{run_id}`." if run_id else ""
     st.success(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s with {label}.{saved}")
     row = analysis.summary_frame([script], baseline="estimated").iloc[0]
@@ -111,7 +111,7 @@ def partial_view(
     if not scenes:
         st.caption("No scene was finished before the run stopped.")
         return
-    label = analysis.config_label(request.strategy, request.concurrency)
+    label = analysis.request_label(request)
     st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")
     table, timeline = st.tabs(["Finished scenes", "Timeline"])
     with table:

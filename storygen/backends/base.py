@@ -41,7 +41,12 @@ class Generation(Generic[T]):
 
 
 class Backend(Protocol):
-    """``feedback`` carries why the previous attempt was rejected, so a model can repair it."""
+    """``feedback`` carries why the previous attempt was rejected, so a model can repair it.
+
+    ``hedge`` is 0 for a call's primary request and 1 for its backup (a hedge sent while
+    the primary is slow): a simulated server draws the backup's latency and faults apart
+    from the primary's, and a real server is told nothing it must act on.
+    """
 
     name: str
     model: str
@@ -53,10 +58,11 @@ class Backend(Protocol):
         *,
         attempt: int,
         feedback: str | None = None,
+        hedge: int = 0,
     ) -> Generation[Outline]: ...
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]: ...
 
     def settings(self) -> dict[str, object]:

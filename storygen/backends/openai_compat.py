@@ -280,7 +280,14 @@ class OpenAIBackend:
         return MalformedOutputError(f"{CUT_OFF}{limit}; {advice}")
 
     async def _call(
-        self, kind: Kind, prompt: str, parse: type[M], attempt: int, feedback: str | None, seed: int
+        self,
+        kind: Kind,
+        prompt: str,
+        parse: type[M],
+        attempt: int,
+        feedback: str | None,
+        seed: int,
+        hedge: int = 0,
     ) -> Generation[M]:
         session = self._session()
         messages: list[dict[str, str]] = [
@@ -291,6 +298,9 @@ class OpenAIBackend:
             messages.append({"role": "user", "content": repair_request(feedback)})
         prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
         limit = self.max_tokens(feedback)
+        headers = {"X-Storygen-Attempt": str(attempt)}
+        if hedge:  # real servers ignore it; serve-sim draws a backup's latency apart
+            headers["X-Storygen-Hedge"] = str(hedge)
         async with session.pool.key() as k:
             booking = await session.limiter.acquire(prompt_estimate + limit)
             adapted: set[str] = set()
@@ -301,7 +311,7 @@ class OpenAIBackend:
                         model=self.model,
                         messages=messages,  # type: ignore[arg-type]
                         seed=seed,
-                        extra_headers={"X-Storygen-Attempt": str(attempt)},
+                        extra_headers=headers,
                         **self._params(kind, mode, limit),
                     )
                     break
@@ -362,15 +372,20 @@ class OpenAIBackend:
         return Generation(value, prompt_tokens, completion_tokens)
 
     async def write_outline(
-        self, request: ScriptRequest, total: int, *, attempt: int, feedback: str | None = None
+        self,
+        request: ScriptRequest,
+        total: int,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
     ) -> Generation[Outline]:
-        return await self._call(
-            "outline", outline_prompt(request, total), Outline, attempt, feedback, request.seed
-        )
+        prompt = outline_prompt(request, total)
+        return await self._call("outline", prompt, Outline, attempt, feedback, request.seed, hedge)
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         return await self._call(
-            "scene", scene_prompt(task), SceneDraft, attempt, feedback, task.request.seed
+            "scene", scene_prompt(task), SceneDraft, attempt, feedback, task.request.seed, hedge
         )

@@ -1,7 +1,10 @@
 """The embedded simulated LLM: no key, no network, realistic latencies and faults.
 
 Latencies are drawn from (seed, call, attempt) alone, so every strategy meets the
-same latencies and their comparison is fair (common random numbers).
+same latencies and their comparison is fair (common random numbers). A backup
+("hedged") call draws from its own key, so the backup of a hung call is normally not
+hung. With a ``capacity`` the simulated server serves at most that many calls at once,
+like a local llama.cpp or vLLM with C slots; the others queue first come, first served.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 from storygen.backends.base import Generation, SceneTask
 from storygen.backends.simulated_text import make_outline, make_scene
@@ -25,6 +30,7 @@ from storygen.models import Outline, SceneDraft, ScriptRequest
 from storygen.prompts import SYSTEM, estimate_tokens, outline_prompt, scene_prompt
 
 SIM_MODEL = "storygen-sim-1"
+HANG_FACTOR = 30.0
 
 
 def _check(name: str, value: float, low: float, high: float) -> None:
@@ -34,12 +40,92 @@ def _check(name: str, value: float, low: float, high: float) -> None:
         )
 
 
+def hedge_key(call: str, hedge: int = 0) -> str:
+    """The key a call's draws come from: a backup ("scene3#hedge1") draws its own."""
+    return call if hedge == 0 else f"{call}#hedge{hedge}"
+
+
+def draw_hang(seed: int, call: str, attempt: int, hang_rate: float) -> bool:
+    """Whether this call hangs, keyed on (seed, call, attempt) apart from its latency."""
+    return hang_rate > 0 and random.Random(f"{seed}:{call}:{attempt}:hang").random() < hang_rate
+
+
 def draw_latency(
-    seed: int, call: str, attempt: int, median_s: float = 8.0, sigma: float = 0.35
+    seed: int,
+    call: str,
+    attempt: int,
+    median_s: float = 8.0,
+    sigma: float = 0.35,
+    hang_rate: float = 0.0,
+    hang_factor: float = HANG_FACTOR,
 ) -> float:
-    """Lognormal call latency in unscaled seconds, keyed on (seed, call, attempt)."""
+    """Lognormal call latency in unscaled seconds, keyed on (seed, call, attempt); a hung
+    call takes ``hang_factor`` x the median instead."""
     rng = random.Random(f"{seed}:{call}:{attempt}")
-    return median_s * math.exp(sigma * rng.gauss(0.0, 1.0))
+    latency = median_s * math.exp(sigma * rng.gauss(0.0, 1.0))
+    return hang_factor * median_s if draw_hang(seed, call, attempt, hang_rate) else latency
+
+
+class Slots:
+    """``size`` service slots handed out first come, first served; not bound to one event
+    loop, so a backend can serve run after run.
+
+    A waiter cancelled in the queue leaves it; one cancelled just as a slot was handed to
+    it passes the slot on, so cancellation never leaks a slot.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.busy = 0
+        self.peak = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return sum(not w.done() for w in self._waiters)
+
+    async def acquire(self) -> bool:
+        """Wait for a slot; True if the call had to queue for it."""
+        waited = not (self.busy < self.size and not self.queued)
+        if not waited:
+            self.busy += 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # release() hands its slot over: busy stays the same
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self.release()
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        self.peak = max(self.peak, self.busy)
+        return waited
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.busy -= 1
+
+
+Outcome = Literal["running", "ok", "error", "cancelled"]
+
+
+@dataclass
+class SimCall:
+    """One call as the simulated server served it; times are scaled seconds."""
+
+    call: str  # "outline" or "scene3"
+    attempt: int
+    hedge: int  # 0: the primary call, 1: its backup
+    queued_s: float = 0.0  # waiting for a free slot (only with a capacity)
+    service_s: float = 0.0  # the drawn latency (half of it for a 503), once a slot was free
+    hung: bool = False
+    outcome: Outcome = "running"
 
 
 class SimulatedBackend:
@@ -55,6 +141,9 @@ class SimulatedBackend:
         sigma: float = 0.35,
         error_rate: float = 0.0,
         rpm: int | None = None,
+        hang_rate: float = 0.0,
+        hang_factor: float = HANG_FACTOR,
+        capacity: int | None = None,
         fail_scenes: Iterable[int] = (),
         model: str = SIM_MODEL,
     ) -> None:
@@ -62,17 +151,27 @@ class SimulatedBackend:
         _check("median_s", median_s, 0.0, 600.0)
         _check("sigma", sigma, 0.0, 3.0)
         _check("error_rate", error_rate, 0.0, 0.9)
+        _check("hang_rate", hang_rate, 0.0, 1.0)
+        _check("hang_factor", hang_factor, 1.0, 1000.0)
         if rpm is not None:
             _check("rpm", rpm, 1, 1_000_000)
+        if capacity is not None:
+            _check("capacity", capacity, 1, 10_000)
         self.time_scale = time_scale
         self.median_s = median_s
         self.sigma = sigma
         self.error_rate = error_rate
         self.rpm = rpm
+        self.hang_rate = hang_rate
+        self.hang_factor = hang_factor
+        # not named ``capacity``: that attribute means "keys x per-key concurrency" to
+        # ``--batch-size auto`` on the OpenAI backend
+        self.slots = Slots(capacity) if capacity is not None else None
         self.fail_scenes = frozenset(fail_scenes)
         self.model = model
         self._recent: deque[float] = deque()
         self.calls = 0
+        self.served: list[SimCall] = []  # every admitted call, in arrival order
 
     def settings(self) -> dict[str, object]:
         """Permanent failures are a one-shot test fault and are deliberately not saved."""
@@ -84,11 +183,28 @@ class SimulatedBackend:
             "sigma": self.sigma,
             "error_rate": self.error_rate,
             "sim_rpm": self.rpm,
+            "hang_rate": self.hang_rate,
+            "hang_factor": self.hang_factor,
+            "capacity": self.slots.size if self.slots else None,
         }
 
-    def latency(self, seed: int, call: str, attempt: int) -> float:
-        """Scaled seconds this call will take."""
-        return draw_latency(seed, call, attempt, self.median_s, self.sigma) * self.time_scale
+    @property
+    def cancelled(self) -> int:
+        """Calls whose caller gave up on them (a hedge's loser, a cancelled run)."""
+        return sum(c.outcome == "cancelled" for c in self.served)
+
+    def latency(self, seed: int, call: str, attempt: int, hedge: int = 0) -> float:
+        """Scaled seconds this call will take once served (a hang included)."""
+        drawn = draw_latency(
+            seed,
+            hedge_key(call, hedge),
+            attempt,
+            self.median_s,
+            self.sigma,
+            self.hang_rate,
+            self.hang_factor,
+        )
+        return drawn * self.time_scale
 
     def _admit(self) -> None:
         """A sliding one-minute window (in simulated time) answering 429s with Retry-After."""
@@ -107,14 +223,31 @@ class SimulatedBackend:
             )
         self._recent.append(now)
 
-    async def _serve(self, seed: int, call: str, attempt: int) -> float:
+    async def _serve(self, seed: int, call: str, attempt: int, hedge: int) -> float:
+        """Admit, queue for a slot, serve; the answer's latency as the client sees it."""
         self._admit()
-        delay = self.latency(seed, call, attempt)
-        fault = random.Random(f"{seed}:{call}:{attempt}:fault").random() < self.error_rate
-        await asyncio.sleep(delay * (0.5 if fault else 1.0))
+        key = hedge_key(call, hedge)
+        fault = random.Random(f"{seed}:{key}:{attempt}:fault").random() < self.error_rate
+        seen = SimCall(call, attempt, hedge, hung=draw_hang(seed, key, attempt, self.hang_rate))
+        seen.service_s = self.latency(seed, call, attempt, hedge) * (0.5 if fault else 1.0)
+        self.served.append(seen)
+        arrived = time.monotonic()
+        try:
+            if self.slots is not None and await self.slots.acquire():
+                seen.queued_s = time.monotonic() - arrived
+            try:
+                await asyncio.sleep(seen.service_s)
+            finally:
+                if self.slots is not None:
+                    self.slots.release()
+        except asyncio.CancelledError:
+            seen.outcome = "cancelled"
+            raise
         if fault:
+            seen.outcome = "error"
             raise TransientError(f"simulated server error (503) on {call}, attempt {attempt}")
-        return delay
+        seen.outcome = "ok"
+        return seen.queued_s + seen.service_s
 
     async def write_outline(
         self,
@@ -123,8 +256,9 @@ class SimulatedBackend:
         *,
         attempt: int,
         feedback: str | None = None,
+        hedge: int = 0,
     ) -> Generation[Outline]:
-        delay = await self._serve(request.seed, "outline", attempt)
+        delay = await self._serve(request.seed, "outline", attempt, hedge)
         outline = make_outline(request, total)
         return Generation(
             outline,
@@ -134,12 +268,12 @@ class SimulatedBackend:
         )
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
     ) -> Generation[SceneDraft]:
         if task.index in self.fail_scenes:
             self._admit()
             raise PermanentError(f"simulated permanent failure of scene {task.index}")
-        delay = await self._serve(task.request.seed, f"scene{task.index}", attempt)
+        delay = await self._serve(task.request.seed, f"scene{task.index}", attempt, hedge)
         draft = make_scene(task)
         return Generation(
             draft,

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from storygen import export
 from storygen.backends.base import Backend
-from storygen.backends.simulated import SimulatedBackend
 from storygen.bench import rows_as_dicts, run_bench
 from storygen.config import BackendConfig, openai_config_from_env
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
@@ -233,6 +232,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", type=Path, default=None)
     bench.add_argument("--csv", type=Path, default=None)
+    bench.add_argument("--hedge", action="store_true", help="hedge hung calls in every run")
+    bench.add_argument("--hang-rate", type=float, default=0.0, help="share of calls that hang")
+    bench.add_argument(
+        "--hang-factor", type=float, default=30.0, help="a hung call takes this x the median"
+    )
+    bench.add_argument(
+        "--capacity", type=int, default=None, help="the simulated server's slots (queue beyond)"
+    )
     sim = sub.add_parser(
         "serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1", formatter_class=_Help
     )
@@ -477,8 +484,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for size in sizes:
         if not 1 <= size <= 100:
             raise _Usage(f"--batch-sizes: each size must be between 1 and 100 (got {size})")
-    base = ScriptRequest.build(idea=args.idea, duration_s=args.duration, seed=args.seed)
-    SimulatedBackend(time_scale=args.time_scale)  # validates the scale before a long run
+    base = ScriptRequest.build(
+        idea=args.idea,
+        duration_s=args.duration,
+        seed=args.seed,
+        hedge=HedgeSettings() if args.hedge else None,
+    )
+    world = BackendConfig.build_config(  # validates the flags before a long run
+        time_scale=args.time_scale,
+        hang_rate=args.hang_rate,
+        hang_factor=args.hang_factor,
+        capacity=args.capacity,
+    )
 
     def progress(name: str, size: int, r: int, script: Script) -> None:
         print(
@@ -494,6 +511,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             time_scale=args.time_scale,
             repeat=args.repeat,
             on_result=progress,
+            make_backend=world.build,
         )
     )
     import pandas as pd

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -110,3 +111,14 @@ def test_the_progress_bar_shows_what_fits_the_strategy(
     assert label in done.stderr
     other = "in_flight=" if label == "batch=" else "batch="
     assert other not in done.stderr
+
+
+def test_bench_takes_the_tail_switches(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--duration", "80", "--batch-sizes", "5", "--strategies",
+                 "sequential,batched", "--time-scale", FAST, "--hedge", "--hang-rate", "0.2",
+                 "--capacity", "4", "--json", str(out)])  # fmt: skip
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert [(r["strategy"], r["concurrency"]) for r in rows] == [("sequential", 1), ("batched", 5)]
+    assert main(["bench", "--capacity", "0"]) == 2

@@ -10,11 +10,15 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_random_exponential,
 )
 
-from storygen.errors import InvalidRequestError, MalformedOutputError, TransientError
+from storygen.errors import (
+    InvalidRequestError,
+    MalformedOutputError,
+    RateLimitedError,
+    TransientError,
+)
 
 BeforeSleep = Callable[[int, BaseException, float], None]
 T = TypeVar("T")
@@ -25,6 +29,8 @@ class RetryPolicy:
     """Only transient errors are retried; a provider's Retry-After beats our own backoff."""
 
     attempts: int = 4
+    # A 429 with Retry-After says "wait", not "failed": a rate-limited call may try longer.
+    rate_limited_attempts: int = 12
     initial_wait_s: float = 1.0
     max_wait_s: float = 30.0
     max_retry_after_s: float = 120.0
@@ -65,8 +71,14 @@ class RetryPolicy:
                 if exc is not None:
                     before_sleep(state.attempt_number, exc, state.next_action.sleep)
 
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            limited = isinstance(exc, RateLimitedError)
+            cap = max(self.attempts, self.rate_limited_attempts) if limited else self.attempts
+            return state.attempt_number >= cap
+
         return AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop,
             wait=self.wait_for,
             retry=retry_if_exception_type(TransientError),
             before_sleep=_before_sleep,

@@ -104,3 +104,23 @@ def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError) as info:
         RetryPolicy(initial_wait_s=2.0, max_wait_s=1.0)
     assert getattr(info.value, "field", None) == "initial_wait_s"
+
+
+def test_a_rate_limited_call_may_wait_longer_than_a_failing_one() -> None:
+    """Six 429s in a row are six "wait"s, not a failure; four 5xx in a row are one."""
+    from storygen import TransientError
+
+    limited = {(3, n): (lambda: RateLimitedError("429", retry_after=0.001)) for n in range(1, 7)}
+    backend = FaultyBackend(limited)
+    script = generate(
+        ScriptRequest(idea="x", duration_s=40, strategy="sequential"), backend, policy=fast_policy()
+    )
+    assert script.meta.timeline[2].attempts == 7 and script.meta.timeline[2].rate_limited == 6
+    failing = FaultyBackend({(3, n): (lambda: TransientError("503")) for n in range(1, 7)})
+    with pytest.raises(RunFailedError):
+        generate(
+            ScriptRequest(idea="x", duration_s=40, strategy="sequential"),
+            failing,
+            policy=fast_policy(),
+        )
+    assert [a for s, a in failing.attempts_seen if s == 3] == [1, 2, 3, 4]

@@ -1,4 +1,5 @@
-"""Compare: one request, sequentially and at several batch sizes, live side by side."""
+"""Compare: one request, sequentially and at several batch sizes, live side by side, each
+configuration also with hedged calls or an adaptive size if asked."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ui.shell import ensure_shell
 ensure_shell()
 
 SIZES = [2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100]
+OPTIONS: list[worker.Size] = [*SIZES, worker.ADAPTIVE]  # "adaptive": found at run time
 
 st.title("Compare batch sizes")
 st.caption(
@@ -24,23 +26,54 @@ st.caption(
 form = request_form("cmp", scheduling=False)
 keep: dict[str, Any] = {"persist_state": "session"}
 batched, windowed, outline = st.columns(3)
-sizes = batched.multiselect("Batch sizes", SIZES, default=[3, 5, 10], key="cmp_batched", **keep)
+sizes = batched.multiselect(
+    "Batch sizes",
+    OPTIONS,
+    default=[3, 5, 10],
+    key="cmp_batched",
+    help="'adaptive' sizes each batch from how the provider answers.",
+    **keep,
+)
 windows = windowed.multiselect(
     "Windowed (W in flight)",
-    SIZES,
+    OPTIONS,
     default=[],
     key="cmp_windowed",
-    help="No batch barrier: a free slot is filled at once.",
+    help="No batch barrier: a free slot is filled at once. 'adaptive' moves the window.",
     **keep,
 )
 outlines = outline.multiselect(
     "Outline (W in flight)",
-    SIZES,
+    OPTIONS,
     default=[],
     key="cmp_outline",
     help="Plan-then-write: one outline call, then every scene in parallel.",
     **keep,
 )
+tail, limit = st.columns(2, vertical_alignment="bottom")
+hedged = tail.toggle(
+    "Also with hedging",
+    value=False,
+    key="cmp_hedged",
+    help=(
+        "Each configuration runs twice, as it is and with a backup call for any call that "
+        "runs far longer than the others ('+hedge'), on the same drawn latencies. Switch on "
+        "'Simulate hung calls' in the sidebar to see what it saves."
+    ),
+    **keep,
+)
+adaptive_max = worker.DEFAULT_ADAPTIVE_MAX
+if worker.ADAPTIVE in [*sizes, *windows, *outlines]:
+    adaptive_max = limit.number_input(
+        "Adaptive: at most (calls in flight)",
+        min_value=1,
+        max_value=100,
+        value=worker.DEFAULT_ADAPTIVE_MAX,
+        step=1,
+        key="cmp_adaptive_max",
+        help="An adaptive run starts small and grows while the provider keeps up, up to this.",
+        **keep,
+    )
 plan_slot = st.empty()
 choice = state.backend()
 measure = True
@@ -56,7 +89,9 @@ clicked = st.button("Run comparison", type="primary", disabled=state.running("co
 near_button = st.empty()
 if clicked:
     request = form.build()
-    plan = worker.comparison_plan(sizes, windows, outlines)
+    plan = worker.comparison_plan(
+        sizes, windows, outlines, hedged=hedged, adaptive_max=int(adaptive_max)
+    )
     if len(plan) == 1:
         plan_slot.error("Choose at least one batch size or window to compare with sequential.")
     elif request is not None and (config := choice.ready(near_button)) is not None:

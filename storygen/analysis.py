@@ -37,7 +37,11 @@ SCENE_COLUMNS = (
     "had_outline",
     "prompt_tokens",
     "completion_tokens",
+    "hedged",
+    "hedge_start_s",
+    "hedge_won",
 )
+CONCURRENCY_COLUMNS = ("config", "strategy", "time_s", "limit")
 SUMMARY_COLUMNS = (
     "config",
     "strategy",
@@ -102,6 +106,10 @@ def scene_frame(
             "had_outline": t.had_outline,
             "prompt_tokens": t.prompt_tokens,
             "completion_tokens": t.completion_tokens,
+            "hedged": t.hedged,
+            # a hedged scene's backup ran from here to ``end_s``, when one of the two answered
+            "hedge_start_s": math.nan if t.hedge_start_s is None else t.hedge_start_s,
+            "hedge_won": t.hedge_won,
         }
         for t in sorted(timings, key=lambda t: t.index)
     ]
@@ -119,6 +127,9 @@ def scene_frame(
                 "call_s": end - start,
                 "service_s": end - start,
                 "had_outline": False,
+                "hedged": False,
+                "hedge_start_s": math.nan,
+                "hedge_won": False,
             },
         )
     df = pd.DataFrame(rows, columns=list(SCENE_COLUMNS))
@@ -146,6 +157,28 @@ def scenes_of(scripts: Sequence[Script], labels: Sequence[str] | None = None) ->
     if not frames:
         return pd.DataFrame(columns=list(SCENE_COLUMNS))
     return pd.concat(frames, ignore_index=True)
+
+
+def concurrency_frame(
+    scripts: Sequence[Script], labels: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The calls an adaptive run allowed in flight over time, one row a change, and a last
+    row at the run's end so that the line reaches it. Runs of a fixed size are left out."""
+    labels = list(labels) if labels is not None else labels_for(scripts)
+    rows: list[dict[str, object]] = []
+    for script, label in zip(scripts, labels, strict=True):
+        trace = script.meta.concurrency_trace  # empty unless the run was adaptive
+        if not trace:
+            continue
+        ends = [t.end_s for t in script.meta.timeline]
+        end = max([trace[-1][0], *ends])
+        points = [*trace, (end, trace[-1][1])] if end > trace[-1][0] else list(trace)
+        strategy = script.request.strategy
+        rows += [
+            {"config": label, "strategy": strategy, "time_s": t, "limit": limit}
+            for t, limit in points
+        ]
+    return pd.DataFrame(rows, columns=list(CONCURRENCY_COLUMNS))
 
 
 def batch_frame(scenes: pd.DataFrame) -> pd.DataFrame:
@@ -304,6 +337,11 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
                 "n/a (simulated)" if pd.isna(cost) and is_simulated(str(model)) else _money(cost)
                 for cost, model in zip(summary["cost_usd"], summary["model"], strict=True)
             ],
+            "Hedges": summary["hedges"],
+            "Extra calls (%)": (summary["extra_calls"] * 100).round(1),
+            "429s": summary["rate_limited"],
+            # what an adaptive run settled on; a fixed run's own size
+            "Final concurrency": summary["final_concurrency"],
         }
     )
 

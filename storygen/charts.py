@@ -1,8 +1,9 @@
 """DataFrames from storygen.analysis into Plotly figures; no Streamlit here.
 
 The four figures of a comparison: a timeline of every scene per configuration, time per
-batch, speedup against the ideal, and speed against context lag. A PNG export uses kaleido
-with the installed Chromium, kept off the network.
+batch, speedup against the ideal, and speed against context lag; a fifth, the concurrency
+over time, when a run found its own. A PNG export uses kaleido with the installed Chromium,
+kept off the network.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ STRATEGY_COLOURS = {
 }
 WAIT_COLOUR = "rgba(160, 160, 160, 0.45)"
 OUTLINE_COLOUR = "#3B3B3B"
+# A hedged scene's backup call: a thin bar inside the scene's own, dark when its answer was
+# used, hollow when the first call answered first and the backup was cancelled.
+BACKUP_WON = "backup call (won)"
+BACKUP_LOST = "backup call (cancelled: the first call won)"
+BACKUP_WON_COLOUR = "#1B1B1B"
+BACKUP_LOST_COLOUR = "rgba(255, 255, 255, 0.9)"
+BACKUP_WIDTH = 0.35
 ESTIMATED_NOTE = "sequential estimated from measured call times"
 _FONT = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
 
@@ -60,9 +68,58 @@ def _empty(title: str, message: str, height: int = 320) -> go.Figure:
     return _layout(fig, title, height)
 
 
+def _hedge_notes(body: pd.DataFrame) -> list[str]:
+    """The line a scene's hover adds when it was hedged: when the backup started, who won."""
+    if "hedged" not in body:
+        return [""] * len(body)
+    return [
+        (f"<br>hedged at {start:.2f}s · {'backup' if won else 'first call'} won" if hedged else "")
+        for hedged, start, won in zip(
+            body["hedged"], body["hedge_start_s"], body["hedge_won"], strict=True
+        )
+    ]
+
+
+def _backup_bars(fig: go.Figure, body: pd.DataFrame, row: int, shown: set[bool]) -> None:
+    """A thin bar from each backup's start to the scene's end (when one answer won and the
+    other call was cancelled), in its own colour for "backup won" and "first call won"."""
+    if "hedged" not in body:
+        return
+    hedged = body[body["hedged"].astype(bool)]
+    for won, name, colour in (
+        (True, BACKUP_WON, BACKUP_WON_COLOUR),
+        (False, BACKUP_LOST, BACKUP_LOST_COLOUR),
+    ):
+        part = hedged[hedged["hedge_won"].astype(bool) == won]
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Bar(
+                y=part["scene"],
+                x=part["end_s"] - part["hedge_start_s"],
+                base=part["hedge_start_s"],
+                width=BACKUP_WIDTH,
+                orientation="h",
+                marker={"color": colour, "line": {"color": BACKUP_WON_COLOUR, "width": 1}},
+                name=name,
+                legendgroup=name,
+                showlegend=won not in shown,
+                hovertemplate=(
+                    "scene %{y}: backup from %{base:.2f}s, +%{x:.2f}s<br>"
+                    + ("backup won" if won else "first call won, backup cancelled")
+                    + "<extra></extra>"
+                ),
+            ),
+            row=row,
+            col=1,
+        )
+        shown.add(won)
+
+
 def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene") -> go.Figure:
     """A Gantt lane per configuration; colour is the batch, grey is a slot waiting for the
-    batch's straggler, dark grey is the outline call of plan-then-write."""
+    batch's straggler, dark grey is the outline call of plan-then-write. A hedged scene's
+    backup call is a thin bar inside its own: dark when the backup won, hollow when not."""
     if scenes.empty:
         return _empty(title, "No scene has finished yet.")
     configs = list(dict.fromkeys(scenes["config"]))
@@ -77,6 +134,7 @@ def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene"
         vertical_spacing=min(0.08, 0.35 / n) if n > 1 else 0.0,
     )
     shown_wait = shown_plan = False
+    shown_backups: set[bool] = set()
     for row, config in enumerate(configs, start=1):
         df = scenes[scenes["config"] == config]
         plan = df[df["kind"] == "outline"]
@@ -106,18 +164,22 @@ def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene"
                 base=body["start_s"],
                 orientation="h",
                 marker={"color": colours, "line": {"width": 0}},
-                customdata=body[["batch", "context_lag", "attempts"]].to_numpy(),
+                customdata=body[["batch", "context_lag", "attempts"]]
+                .assign(hedge=_hedge_notes(body))
+                .to_numpy(),
                 name=config or "scenes",
                 showlegend=False,
                 hovertemplate=(
                     "scene %{y} · batch %{customdata[0]}<br>"
                     "start %{base:.2f}s · call %{x:.2f}s<br>"
-                    "context lag %{customdata[1]} · attempts %{customdata[2]}<extra></extra>"
+                    "context lag %{customdata[1]} · attempts %{customdata[2]}"
+                    "%{customdata[3]}<extra></extra>"
                 ),
             ),
             row=row,
             col=1,
         )
+        _backup_bars(fig, body, row, shown_backups)
         waiting = body[body["wait_s"] > 0]
         if not waiting.empty:
             fig.add_trace(
@@ -258,16 +320,46 @@ def tradeoff_figure(
     return _layout(fig, title, 420)
 
 
+def concurrency_figure(
+    concurrency: pd.DataFrame, title: str = "Calls allowed in flight (adaptive concurrency)"
+) -> go.Figure:
+    """A step line per adaptive run: the limit its controller set, from start to end, on the
+    timeline's clock (from ``analysis.concurrency_frame``)."""
+    if concurrency.empty:
+        return _empty(title, "No adaptive run: every run kept its fixed size.", height=260)
+    fig = go.Figure()
+    for i, (config, df) in enumerate(concurrency.groupby("config", sort=False)):
+        fig.add_trace(
+            go.Scatter(
+                x=df["time_s"],
+                y=df["limit"],
+                mode="lines+markers",
+                line={"shape": "hv", "color": BATCH_COLOURS[i % len(BATCH_COLOURS)], "width": 2},
+                marker={"size": 5},
+                name=str(config),
+                hovertemplate=f"{config}: %{{y}} in flight from %{{x:.2f}}s<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="seconds since the run started", rangemode="tozero")
+    fig.update_yaxes(title_text="calls in flight", rangemode="tozero")
+    return _layout(fig, title, 300)
+
+
 def comparison_figures(
-    scenes: pd.DataFrame, batches: pd.DataFrame, summary: pd.DataFrame
+    scenes: pd.DataFrame,
+    batches: pd.DataFrame,
+    summary: pd.DataFrame,
+    concurrency: pd.DataFrame | None = None,
 ) -> dict[str, go.Figure]:
-    """The four charts of a comparison, by a file-friendly name."""
-    return {
-        "timeline": timeline_figure(scenes),
-        "batch_time": batch_time_figure(batches),
-        "speedup": speedup_figure(summary),
-        "tradeoff": tradeoff_figure(summary),
-    }
+    """The charts of a comparison, by a file-friendly name: the four, and the concurrency
+    over time right after the timeline when some run is adaptive."""
+    figures = {"timeline": timeline_figure(scenes)}
+    if concurrency is not None and not concurrency.empty:
+        figures["concurrency"] = concurrency_figure(concurrency)
+    figures["batch_time"] = batch_time_figure(batches)
+    figures["speedup"] = speedup_figure(summary)
+    figures["tradeoff"] = tradeoff_figure(summary)
+    return figures
 
 
 def chromium_path() -> str | None:

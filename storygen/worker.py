@@ -29,19 +29,29 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
 from storygen.config import BackendConfig, config_from_settings
 from storygen.engine import Prior, run_async
 from storygen.errors import InvalidRequestError, RunFailedError, StoreError
 from storygen.events import ProgressTracker, Snapshot
-from storygen.models import Scene, SceneTiming, Script, ScriptRequest, StrategyName
+from storygen.models import (
+    AdaptiveSettings,
+    HedgeSettings,
+    Scene,
+    SceneTiming,
+    Script,
+    ScriptRequest,
+    StrategyName,
+)
 from storygen.store import RunDir, RunStore
 
 JobKind = Literal["generate", "resume", "compare"]
 Status = Literal["running", "finished", "failed", "cancelled"]
 Baseline = Literal["measured", "estimated"]
 DEFAULT_BATCH_SIZES = (3, 5, 10)
+ADAPTIVE: Literal["adaptive"] = "adaptive"  # a size in a comparison plan: found at run time
+DEFAULT_ADAPTIVE_MAX = 20
 log = logging.getLogger(__name__)
 
 
@@ -386,18 +396,60 @@ def start_resume(run_dir: RunDir, config: BackendConfig | None = None) -> Job:
     return Job("resume", [lane]).start([task])
 
 
+class Tuning(NamedTuple):
+    """What a plan entry adds to its (strategy, size): backup calls, a size found at run time
+    (the size is then its maximum), or both."""
+
+    hedge: bool = False
+    adaptive: bool = False
+
+    def overrides(self, base: ScriptRequest) -> dict[str, Any]:
+        """The fields it turns on; the base request's own settings, if any, are kept."""
+        changes: dict[str, Any] = {}
+        if self.hedge:
+            changes["hedge"] = base.hedge or HedgeSettings()
+        if self.adaptive:
+            changes["adaptive"] = base.adaptive or AdaptiveSettings()
+        return changes
+
+
+Size = int | Literal["adaptive"]
+# (strategy, size) as before; a third item when the lane hedges or adapts its concurrency
+PlanEntry = tuple[StrategyName, int] | tuple[StrategyName, int, Tuning]
+
+
 def comparison_plan(
-    batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
-    windows: Iterable[int] = (),
-    outline_windows: Iterable[int] = (),
+    batch_sizes: Iterable[Size] = DEFAULT_BATCH_SIZES,
+    windows: Iterable[Size] = (),
+    outline_windows: Iterable[Size] = (),
     *,
     sequential: bool = True,
-) -> list[tuple[StrategyName, int]]:
-    """Sequential first (the baseline), then each strategy's sizes, ascending, once each."""
-    plan: list[tuple[StrategyName, int]] = [("sequential", 1)] if sequential else []
-    plan += [("batched", size) for size in sorted(set(batch_sizes))]
-    plan += [("windowed", size) for size in sorted(set(windows))]
-    plan += [("outline", size) for size in sorted(set(outline_windows))]
+    hedged: bool = False,
+    adaptive_max: int = DEFAULT_ADAPTIVE_MAX,
+) -> list[PlanEntry]:
+    """Sequential first (the baseline), then each strategy's sizes, ascending, once each.
+
+    ``"adaptive"`` among a strategy's sizes adds a lane whose concurrency is found at run
+    time, up to ``adaptive_max``, after the fixed sizes. ``hedged`` follows every configuration
+    but the sequential baseline with the same one hedged ("batched(5)", "batched(5)+hedge"),
+    so that both meet the same drawn latencies, hangs included.
+    """
+    plan: list[PlanEntry] = [("sequential", 1)] if sequential else []
+    chosen: tuple[tuple[StrategyName, Iterable[Size]], ...] = (
+        ("batched", batch_sizes),
+        ("windowed", windows),
+        ("outline", outline_windows),
+    )
+    for strategy, sizes in chosen:
+        wanted = set(sizes)
+        for size in sorted(s for s in wanted if s != ADAPTIVE):
+            plan.append((strategy, int(size)))
+            if hedged:
+                plan.append((strategy, int(size), Tuning(hedge=True)))
+        if ADAPTIVE in wanted:
+            plan.append((strategy, adaptive_max, Tuning(adaptive=True)))
+            if hedged:
+                plan.append((strategy, adaptive_max, Tuning(hedge=True, adaptive=True)))
     return plan
 
 
@@ -408,7 +460,7 @@ def measures_sequential(config: BackendConfig, asked: bool | None = None) -> boo
 
 
 def plan_requests(
-    base: ScriptRequest, plan: Sequence[tuple[StrategyName, int]], measure_sequential: bool
+    base: ScriptRequest, plan: Sequence[PlanEntry], measure_sequential: bool
 ) -> list[ScriptRequest]:
     """One request per configuration of ``plan``: the same work, scheduled differently."""
     if not measure_sequential:
@@ -416,15 +468,17 @@ def plan_requests(
     if not plan:
         raise InvalidRequestError("choose at least one configuration to compare", "plan")
     fields = base.model_dump()
-    return [
-        ScriptRequest.build(**{**fields, "strategy": strategy, "concurrency": size})
-        for strategy, size in plan
-    ]
+    requests = []
+    for entry in plan:
+        tuning = entry[2] if len(entry) == 3 else Tuning()
+        changes = {"strategy": entry[0], "concurrency": entry[1], **tuning.overrides(base)}
+        requests.append(ScriptRequest.build(**{**fields, **changes}))
+    return requests
 
 
 def start_comparison(
     base: ScriptRequest,
-    plan: Sequence[tuple[StrategyName, int]],
+    plan: Sequence[PlanEntry],
     config: BackendConfig,
     *,
     store: RunStore | None = None,

@@ -33,6 +33,8 @@ def test_compare_page_offers_batch_sizes_3_5_10_and_more(monkeypatch, runs) -> N
     assert at.multiselect(key="cmp_batched").value == [3, 5, 10]
     assert at.multiselect(key="cmp_windowed").value == []
     assert at.multiselect(key="cmp_outline").value == []
+    assert "adaptive" in at.multiselect(key="cmp_windowed").options  # a size found at run time
+    assert at.toggle(key="cmp_hedged").value is False  # hedged twins only when asked
     assert at.button[0].label == "Run comparison"
 
 

@@ -72,18 +72,21 @@ def lane_row(lane: Lane) -> None:
     snap = lane.snapshot()
     total = snap.total or lane.request.scene_count
     done = len(lane.scenes()) if lane.done else snap.done
+    hedges = sum(t.hedged for t in lane.timings(snap))
+    backups = f" · {hedges} hedged" if hedges else ""  # a hung call saved by its backup
     name, bar, state = st.columns([1.3, 5, 2.2], vertical_alignment="center")
     name.markdown(f"**{lane.label}**")
     bar.progress(min(done / total, 1.0))
     if lane.status == "finished" and lane.result is not None:
-        state.markdown(f":green[:material/check_circle:] {lane.result.meta.wall_time_s:.2f} s")
+        wall = lane.result.meta.wall_time_s
+        state.markdown(f":green[:material/check_circle:] {wall:.2f} s{backups}")
     elif lane.status == "failed":
         state.markdown(f":red[:material/error:] failed at {done}/{total}")
     elif lane.status == "cancelled":
         state.markdown(f":orange[:material/cancel:] cancelled at {done}/{total}")
     else:
         group = f" · batch {snap.current_group}" if snap.current_group else ""
-        state.markdown(f"{done}/{total}{group} · ETA {_eta(snap.eta_s)}")
+        state.markdown(f"{done}/{total}{group}{backups} · ETA {_eta(snap.eta_s)}")
 
 
 def lanes(job: Job) -> None:

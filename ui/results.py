@@ -1,5 +1,5 @@
 """Finished work on screen: a script (table, screenplay, timeline, downloads) and a
-comparison (summary, the four charts, downloads). Shared by Generate, Compare and Runs."""
+comparison (summary, the charts, downloads). Shared by Generate, Compare and Runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from storygen.analysis import Baseline
 
 CHART_TITLES = {
     "timeline": "Timeline",
+    "concurrency": "Concurrency over time",
     "batch_time": "Time per batch",
     "speedup": "Speedup vs sequential",
     "tradeoff": "Speed vs context lag",
@@ -101,6 +102,9 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     with timeline:
         frame = analysis.scenes_of([script], [label])
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_timeline")
+        limits = analysis.concurrency_frame([script], [label])
+        if not limits.empty:
+            st.plotly_chart(charts.concurrency_figure(limits), key=f"{key}_concurrency")
     script_downloads(script, key=key)
 
 
@@ -124,7 +128,8 @@ def partial_view(
 def comparison_view(
     scripts: Sequence[Script], baseline: Baseline, request: ScriptRequest, *, key: str
 ) -> None:
-    """The summary table and the four charts, with CSV/JSON/HTML (and PNG) downloads."""
+    """The summary table and the charts (the concurrency over time under the timeline when a
+    run is adaptive), with CSV/JSON/HTML (and PNG) downloads."""
     if not scripts:
         st.warning("No run finished, so there is nothing to compare.")
         return
@@ -132,7 +137,8 @@ def comparison_view(
     scenes = analysis.scenes_of(scripts, labels)
     batches = analysis.batch_frame(scenes)
     summary = analysis.summary_frame(scripts, labels, baseline=baseline)
-    figures = charts.comparison_figures(scenes, batches, summary)
+    limits = analysis.concurrency_frame(scripts, labels)
+    figures = charts.comparison_figures(scenes, batches, summary, limits)
     if baseline == "estimated":
         st.info(
             "Speedups use the sequential time estimated from measured call times "
@@ -148,9 +154,18 @@ def comparison_view(
             "Efficiency": st.column_config.NumberColumn(format="%.2f"),
             "Mean context lag (scenes)": st.column_config.NumberColumn(format="%.2f"),
             "Measured ÷ ideal": st.column_config.NumberColumn(format="%.3f"),
+            "Extra calls (%)": st.column_config.NumberColumn(
+                format="%.1f", help="Backup calls of hedged runs, as a share of all calls."
+            ),
+            "429s": st.column_config.NumberColumn(help="Attempts answered 429 (rate limited)."),
+            "Final concurrency": st.column_config.NumberColumn(
+                help="Calls in flight an adaptive run ended with; a fixed run's own size."
+            ),
         },
     )
     st.plotly_chart(figures["timeline"], key=f"{key}_timeline")
+    if "concurrency" in figures:  # under the timeline, on the same clock
+        st.plotly_chart(figures["concurrency"], key=f"{key}_concurrency")
     left, right = st.columns(2)
     left.plotly_chart(figures["speedup"], key=f"{key}_speedup")
     right.plotly_chart(figures["tradeoff"], key=f"{key}_tradeoff")
@@ -214,7 +229,7 @@ def _comparison_downloads(
     pick, button = st.columns([3, 1], vertical_alignment="bottom")
     name: str = pick.selectbox(
         "Chart as PNG",
-        list(CHART_TITLES),
+        [n for n in CHART_TITLES if n in figures],
         format_func=lambda n: CHART_TITLES[n],
         key=f"{key}_png_pick",
     )

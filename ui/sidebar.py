@@ -21,6 +21,9 @@ SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
 MEDIAN_CALL_S = 8.0
+# "Simulate hung calls": a provider's heavy tail, as in issue 10's benchmarks
+HANG_RATE = 0.02
+HANG_FACTOR = 30.0
 
 
 @dataclass
@@ -98,7 +101,24 @@ def _simulated_fields() -> dict[str, Any]:
         persist_state="session",
         help="Simulated 503s, retried with backoff: the run still finishes.",
     )
-    return {"kind": "simulated", "time_scale": scale, "error_rate": error_rate}
+    hangs = st.toggle(
+        "Simulate hung calls",
+        value=False,
+        key="sim_hangs",
+        persist_state="session",
+        help=(
+            f"{HANG_RATE:.0%} of calls take {HANG_FACTOR:g}x the median, as a call stuck in a "
+            "provider's queue does. Compare a configuration with and without hedging to see "
+            "the backup calls save the run."
+        ),
+    )
+    return {
+        "kind": "simulated",
+        "time_scale": scale,
+        "error_rate": error_rate,
+        "hang_rate": HANG_RATE if hangs else 0.0,
+        "hang_factor": HANG_FACTOR,
+    }
 
 
 def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], str | None]:

@@ -28,6 +28,20 @@ RPM = 60  # in the simulated minute (60 x time scale seconds)
 CAPACITY = 8
 
 
+def make_request(
+    strategy: StrategyName, size: int, seed: int, scenes: int, hedge: bool, adaptive: bool
+) -> ScriptRequest:
+    return ScriptRequest(
+        idea=IDEA,
+        duration_s=8 * scenes,
+        strategy=strategy,
+        concurrency=50 if adaptive else size,
+        seed=seed,
+        hedge=HedgeSettings() if hedge else None,
+        adaptive=AdaptiveSettings() if adaptive else None,
+    )
+
+
 def run(
     strategy: StrategyName,
     size: int,
@@ -39,15 +53,7 @@ def run(
     adaptive: bool = False,
     **backend: Any,
 ) -> tuple[Script, SimulatedBackend]:
-    request = ScriptRequest(
-        idea=IDEA,
-        duration_s=8 * scenes,
-        strategy=strategy,
-        concurrency=50 if adaptive else size,
-        seed=seed,
-        hedge=HedgeSettings() if hedge else None,
-        adaptive=AdaptiveSettings() if adaptive else None,
-    )
+    request = make_request(strategy, size, seed, scenes, hedge, adaptive)
     sim = SimulatedBackend(time_scale=scale, **backend)
     return generate(request, sim), sim
 
@@ -172,15 +178,7 @@ def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
                 api_keys=["sk-bench-0000000000"],
                 per_key_concurrency=100,
             )
-            request = ScriptRequest(
-                idea=IDEA,
-                duration_s=8 * scenes,
-                strategy=strategy,
-                concurrency=50 if adaptive else size,
-                seed=seed,
-                hedge=HedgeSettings() if hedge else None,
-                adaptive=AdaptiveSettings() if adaptive else None,
-            )
+            request = make_request(strategy, size, seed, scenes, hedge, adaptive)
             return generate(request, OpenAIBackend(config)), server
 
     rows: list[dict[str, Any]] = []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, SimulatedBackend
 from storygen.models import SceneDraft
+from storygen.server import RunningServer, SimServerConfig
 
 FAST = 0.002  # a simulated call then takes ~16 ms
 
@@ -37,3 +38,23 @@ class FaultyBackend(SimulatedBackend):
         if make is not None:
             raise make()
         return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
+
+
+Serve = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """serve-sim on 127.0.0.1, on the fast simulated clock unless a test sets time_scale;
+    every server a test started is stopped after it."""
+    servers: list[RunningServer] = []
+
+    def start(**kw: object) -> RunningServer:
+        kw.setdefault("time_scale", FAST)
+        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

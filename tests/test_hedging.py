@@ -76,7 +76,7 @@ def test_a_hung_call_gets_a_backup_after_the_delay_and_the_backup_wins(tmp_path:
     script = generate(request(after_s=0.1), backend, store=RunStore(tmp_path), policy=fast_policy())
     primary, backup = [c for c in backend.copies if c.index == 6]
     assert (primary.hedge, backup.hedge) == (0, 1)
-    assert backup.started - primary.started >= 0.1  # not before the delay
+    assert backup.started - primary.started >= 0.1 - 0.005  # not before the delay (timer slack)
     assert backup.started - primary.started < SLOW  # but long before the hang would end
     assert primary.cancelled and primary.ended is None  # the loser was cancelled
     timing = script.meta.timeline[5]

@@ -9,10 +9,9 @@ witness, never the client's account of itself.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import fast_policy
+from conftest import Serve, fast_policy
 
 from storygen import (
     PermanentError,
@@ -25,27 +24,9 @@ from storygen import (
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.config import BackendConfig
 from storygen.events import Event, SceneRetrying
-from storygen.server import RunningServer, SimRequest, SimServerConfig
+from storygen.server import RunningServer, SimRequest
 
 KEY = "sk-contract-0123456789"
-SCALE = 0.002  # a median call of 16 ms
-
-Serve = Callable[..., RunningServer]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    servers: list[RunningServer] = []
-
-    def start(**kw: object) -> RunningServer:
-        kw.setdefault("time_scale", SCALE)
-        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def backend(url: str, keys: list[str] | None = None, **kw: object) -> OpenAIBackend:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import fast_policy
+from conftest import Serve, fast_policy
 
 from storygen import (
     PermanentError,
@@ -21,27 +20,9 @@ from storygen import (
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.config import BackendConfig, mask
 from storygen.events import Event, SceneRetrying
-from storygen.server import RunningServer, SimServerConfig
+from storygen.server import RunningServer
 
 KEY = "sk-test-0123456789abcdef"
-SCALE = 0.002  # a median call of 16 ms
-
-Serve = Callable[..., RunningServer]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    servers: list[RunningServer] = []
-
-    def start(**kw: object) -> RunningServer:
-        kw.setdefault("time_scale", SCALE)
-        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def backend(server: RunningServer, keys: list[str] | None = None, **kw: object) -> OpenAIBackend:

@@ -9,11 +9,10 @@ finish_reason), never by the client's account of itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 
 import openai
 import pytest
-from conftest import fast_policy
+from conftest import Serve, fast_policy
 
 from storygen import PermanentError, RunFailedError, Script, ScriptRequest, generate
 from storygen.backends.openai_compat import OpenAIBackend
@@ -23,24 +22,6 @@ from storygen.prompts import extract_json, json_instruction, outline_prompt
 from storygen.server import RunningServer, SimServerConfig
 
 KEY = "sk-quirks-0123456789"
-SCALE = 0.002  # a median call of 16 ms
-
-Serve = Callable[..., RunningServer]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    servers: list[RunningServer] = []
-
-    def start(**kw: object) -> RunningServer:
-        kw.setdefault("time_scale", SCALE)
-        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def backend(url: str, **kw: object) -> OpenAIBackend:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -207,20 +207,6 @@ async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_is_passed_on() 
 
 
 # --- serve-sim over HTTP, with the real openai SDK -------------------------------------
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., RunningServer]]:
-    servers: list[RunningServer] = []
-
-    def start(**kw: object) -> RunningServer:
-        server = RunningServer(SimServerConfig(**kw)).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def openai_backend(server: RunningServer) -> OpenAIBackend:

@@ -121,7 +121,7 @@ class RunDir:
     def status(self) -> dict[str, Any]:
         try:
             return dict(self._read_json("status.json"))
-        except FileNotFoundError:
+        except (OSError, ValueError):  # missing, unreadable or not JSON: say so, never crash
             return {"status": "unknown"}
 
     def _write(self, name: str, text: str) -> None:

@@ -83,6 +83,10 @@ def test_a_hung_call_gets_a_backup_after_the_delay_and_the_backup_wins(tmp_path:
     assert timing.hedged and timing.hedge_won
     assert timing.start_s < timing.hedge_start_s < timing.end_s  # type: ignore[operator]
     assert timing.end_s - timing.start_s < SLOW
+    # its call time counts from the primary's start: the wait for the backup, then its call
+    drawn = backend.latency(0, "scene6", 1, hedge=1)
+    waited = timing.hedge_start_s - timing.start_s  # type: ignore[operator]
+    assert timing.service_s == pytest.approx(waited + drawn, abs=0.02)
     # the backup's answer is the scene, and the cancelled copy's tokens are counted
     assert timing.extra_prompt_tokens == timing.prompt_tokens > 0
     assert script.meta.hedges == 1

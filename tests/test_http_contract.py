@@ -66,6 +66,14 @@ def test_a_refusal_is_sent_once_and_stops_the_run(serve: Serve, status: str) -> 
     assert attempts_of(server, "scene2") == [1]  # one request, no retry
     assert [r.status for r in server.state.attempts("scene2")] == [int(status)]
     assert [r.call for r in server.state.requests] == ["scene1", "scene2"]  # nothing after
+    says = {
+        "400": f"{server.url} refused the request (400: ",
+        "422": f"{server.url} refused the request (422: ",
+        "402": f"quota exhausted at {server.url}",
+        "403": f"the API key was rejected by {server.url} (403: ",
+        "404": f"model storygen-sim-1 not found at {server.url}",
+    }
+    assert says[status] in str(info.value)  # what to fix, by status
 
 
 @pytest.mark.parametrize("fault", ["409", "500", "502", "503", "drop"])

@@ -176,6 +176,22 @@ class BuggyBackend(SimulatedBackend):
         return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 
+def test_a_bug_is_logged_with_its_traceback_and_a_known_error_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="storygen")
+    request = ScriptRequest(idea="A heist", duration_s=80, strategy="windowed", concurrency=2)
+    with pytest.raises(RunFailedError):
+        generate(request, BuggyBackend(time_scale=FAST), policy=fast_policy())
+    (bug,) = [r for r in caplog.records if r.name == "storygen"]
+    assert bug.getMessage() == "unexpected error in scene 5"
+    assert bug.exc_info is not None and bug.exc_info[0] is AttributeError
+    caplog.clear()
+    with pytest.raises(RunFailedError):
+        generate(request, SimulatedBackend(time_scale=FAST, fail_scenes={3}), policy=fast_policy())
+    assert not [r for r in caplog.records if r.name == "storygen"]  # a permanent error is no bug
+
+
 @pytest.mark.parametrize("strategy", ["windowed", "outline"])
 async def test_a_bug_in_a_backend_fails_the_run_instead_of_hanging(
     tmp_path: Path, strategy: str, unretrieved_task_errors: list[str]

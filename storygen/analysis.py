@@ -298,7 +298,7 @@ def summary_frame(
                 "cost_usd": math.nan if cost is None else cost,
                 "hedges": meta.hedges,
                 # backup calls as a share of all calls (hedged runs only)
-                "extra_calls": meta.hedges / max(1, sum(t.attempts for t in meta.timeline)),
+                "extra_calls": meta.extra_calls,
                 "rate_limited": meta.rate_limited,
                 "final_concurrency": meta.final_concurrency,
             }

@@ -413,8 +413,7 @@ def _summary(script: Script) -> None:
         peak = max((limit for _, limit in meta.concurrency_trace), default=meta.concurrency)
         parts.append(f"concurrency adaptive: ended at {meta.final_concurrency} (peak {peak})")
     if meta.hedges:
-        calls = sum(t.attempts for t in meta.timeline)
-        parts.append(f"{meta.hedges} hung calls hedged ({meta.hedges / calls:.1%} extra calls)")
+        parts.append(f"{meta.hedges} hung calls hedged ({meta.extra_calls:.1%} extra calls)")
     if meta.rate_limited:
         parts.append(f"{meta.rate_limited} calls answered 429")
     if parts:
@@ -457,7 +456,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     run_dir = RunStore().open(args.run_dir)
     already = len(run_dir.load_checkpoint())
-    finished = run_dir.load_script() if run_dir.status().get("status") == "finished" else None
+    finished = run_dir.finished_script()
     if finished is not None:
         print(f"nothing to do: {run_dir.path} is finished ({len(finished.scenes)} scenes)")
         if args.out is not None:

@@ -47,7 +47,7 @@ from storygen.planning import scene_durations
 from storygen.retry import RetryPolicy, call_with_retries
 from storygen.schedule import Scheduler
 from storygen.store import RunDir
-from storygen.strategies import AdaptiveBatched, strategy_for
+from storygen.strategies import strategy_for
 
 
 @dataclass
@@ -60,6 +60,14 @@ class Prior:
     @classmethod
     def from_run(cls, run_dir: RunDir) -> Prior:
         return cls(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+
+    @classmethod
+    def for_resume(cls, run_dir: RunDir) -> Prior:
+        """What is done, with the run marked running again. Hold the run's lock (``writer``)
+        first, so that nobody else adds to it between the reading and the writing."""
+        prior = cls.from_run(run_dir)
+        run_dir.set_status("running", error=None)
+        return prior
 
 
 _DANGLING = {"a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "for", "with", "from"}
@@ -140,13 +148,10 @@ class _Run:
             if request.strategy == "windowed"
             else None,
         )
+        # per group, its scenes still to write: counted when the group starts, since an
+        # adaptive run's batches form only as it goes
         self._group_left: dict[int, int] = {}
         self._group_start: dict[int, float] = {}
-        if not isinstance(self.strategy, AdaptiveBatched):  # its batches form as it goes
-            for k in range(1, self.total + 1):
-                if k not in self.scenes:
-                    g = self.strategy.group(k)
-                    self._group_left[g] = self._group_left.get(g, 0) + 1
 
     def emit(self, event: Event) -> None:
         """A subscriber that raises is a UI bug, not a reason to lose a run: it is logged
@@ -302,10 +307,11 @@ class _Run:
         context = self._context(k)
         group = self.strategy.group(k)
         self._group_start.setdefault(group, start)
-        if group not in self._group_left and isinstance(self.strategy, AdaptiveBatched):
-            first_k, past = self.strategy.starts[group - 1], self.strategy.ends[group - 1]
-            members = range(first_k, min(past, self.total + 1))
-            self._group_left[group] = sum(1 for i in members if i not in self.scenes)
+        if group not in self._group_left:  # its first scene: none of it is written in this run
+            members = self.strategy.members(group)
+            self._group_left[group] = sum(
+                1 for i in members if i <= self.total and i not in self.scenes
+            )
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
         self.emit(SceneStarted(k, group, start))
         first_call = last_call = start

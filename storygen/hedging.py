@@ -124,10 +124,10 @@ class Hedger:
                         self.record(own)
                         return Hedged(task.result(), backup is not None, won, backup_after, seconds)
                     first_error = first_error or error
-                if first_error is not None and not running:
-                    raise first_error  # every copy failed: the retry policy decides
-                if first_error is not None and backup is None:
-                    raise first_error  # a failed primary is retried, not hedged
+                if first_error is not None and (not running or backup is None):
+                    # every copy failed, or a primary failed before any backup: the retry
+                    # policy decides (a failed call is retried, not hedged)
+                    raise first_error
         finally:
             self._running.pop(id(primary), None)
             for task in running:

@@ -212,6 +212,11 @@ class RunMeta(BaseModel):
         return sum(t.hedged for t in self.timeline)
 
     @property
+    def extra_calls(self) -> float:
+        """Backup calls as a share of all scene calls (attempts), 0 without hedging."""
+        return self.hedges / max(1, sum(t.attempts for t in self.timeline))
+
+    @property
     def rate_limited(self) -> int:
         return sum(t.rate_limited for t in self.timeline)
 

@@ -99,12 +99,11 @@ def resume(
     """Write only the scenes a failed or interrupted run is missing."""
     run_dir = run if isinstance(run, RunDir) else RunStore().open(run)
     with run_dir.writer():  # before reading what is done: nobody else may add to it now
-        if run_dir.status().get("status") == "finished" and (done := run_dir.load_script()):
+        if done := run_dir.finished_script():
             return done  # nothing is missing
         request = run_dir.request()
         backend = backend or backend_from_settings(run_dir.backend_settings())
-        prior = Prior.from_run(run_dir)
-        run_dir.set_status("running", error=None)
+        prior = Prior.for_resume(run_dir)
         return run_sync(
             run_async(
                 request,

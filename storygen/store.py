@@ -193,6 +193,10 @@ class RunDir:
         self._write("timeline.json", json.dumps(timeline))
         self._write("script.json", script.model_dump_json(indent=2))
 
+    def finished_script(self) -> Script | None:
+        """The script of a run that finished, None while anything is missing."""
+        return self.load_script() if self.status().get("status") == "finished" else None
+
     def load_script(self) -> Script | None:
         p = self.path / "script.json"
         return Script.model_validate_json(p.read_text("utf-8")) if p.exists() else None

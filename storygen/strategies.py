@@ -41,6 +41,15 @@ class Strategy(Protocol):
 
     def group(self, k: int) -> int: ...
 
+    def members(self, group: int) -> range:
+        """The scenes of a group (a batch, or a wave of starts), once the group has started."""
+        ...
+
+
+def _wave(group: int, size: int) -> range:
+    """Scenes (group-1)*size+1 .. group*size: a batch of fixed size, or a wave of starts."""
+    return range((group - 1) * size + 1, group * size + 1)
+
 
 @dataclass(frozen=True)
 class Sequential:
@@ -56,6 +65,9 @@ class Sequential:
 
     def group(self, k: int) -> int:
         return k
+
+    def members(self, group: int) -> range:
+        return range(group, group + 1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,9 @@ class Batched:
     def group(self, k: int) -> int:
         return (k - 1) // self.concurrency + 1
 
+    def members(self, group: int) -> range:
+        return _wave(group, self.concurrency)
+
 
 @dataclass(frozen=True)
 class Windowed:
@@ -97,6 +112,9 @@ class Windowed:
     def group(self, k: int) -> int:
         return (k - 1) // self.concurrency + 1
 
+    def members(self, group: int) -> range:
+        return _wave(group, self.concurrency)
+
 
 @dataclass(frozen=True)
 class OutlineFirst:
@@ -114,6 +132,9 @@ class OutlineFirst:
 
     def group(self, k: int) -> int:
         return (k - 1) // self.concurrency + 1
+
+    def members(self, group: int) -> range:
+        return _wave(group, self.concurrency)
 
 
 @dataclass
@@ -149,6 +170,9 @@ class AdaptiveBatched:
     def group(self, k: int) -> int:
         """The batch of scene k once it has started (later scenes: the current batch)."""
         return max(1, bisect.bisect_right(self.starts, k))
+
+    def members(self, group: int) -> range:
+        return range(self.starts[group - 1], self.ends[group - 1])
 
 
 def strategy_for(request: ScriptRequest, size: Callable[[], int] | None = None) -> Strategy:

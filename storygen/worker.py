@@ -305,8 +305,7 @@ def child_main(fd: int) -> None:
             # one writer per run: the lock is taken before reading what is already done
             with run_dir.writer() if run_dir else contextlib.nullcontext():
                 if task.mode == "resume" and run_dir is not None:  # as storygen.resume does
-                    prior = Prior.from_run(run_dir)
-                    run_dir.set_status("running", error=None)
+                    prior = Prior.for_resume(run_dir)
                 script = await run_async(
                     task.request,
                     task.config.build(task.fail_scenes),

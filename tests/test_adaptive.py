@@ -89,15 +89,15 @@ def test_the_trace_records_every_change() -> None:
     assert len(c.trace) == len(set(limits))
 
 
+# 200 scenes, windowed, up to 50 in flight, the concurrency found at run time
+ADAPTIVE_200 = ScriptRequest(
+    idea="A fox", duration_s=1600, strategy="windowed", concurrency=50, adaptive=AdaptiveSettings()
+)
+
+
 def test_on_a_capacity_limited_server_it_holds_near_the_capacity() -> None:
     """8 slots, beyond them a queue: the limit must not run away towards the maximum."""
-    request = ScriptRequest(
-        idea="A fox",
-        duration_s=1600,
-        strategy="windowed",
-        concurrency=50,
-        adaptive=AdaptiveSettings(),
-    )
+    request = ADAPTIVE_200
     backend = SimulatedBackend(time_scale=0.005, capacity=8)
     script = generate(request, backend, policy=fast_policy())
     assert len(script.scenes) == 200
@@ -108,13 +108,7 @@ def test_on_a_capacity_limited_server_it_holds_near_the_capacity() -> None:
 
 
 def test_an_unknown_rpm_limit_slows_it_down_and_no_call_fails() -> None:
-    request = ScriptRequest(
-        idea="A fox",
-        duration_s=1600,
-        strategy="windowed",
-        concurrency=50,
-        adaptive=AdaptiveSettings(),
-    )
+    request = ADAPTIVE_200
     backend = SimulatedBackend(time_scale=0.005, rpm=60)
     script = generate(request, backend)
     assert len(script.scenes) == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import FAST, fast_policy
 
@@ -154,3 +156,55 @@ def test_engine_sets_index_and_duration_not_the_model() -> None:
     script, _ = run(request)
     assert [s.index for s in script.scenes] == list(range(1, 24))
     assert [s.duration_s for s in script.scenes] == [8.0] * 22 + [4.0]
+
+
+def _batches_seen(events: list[object]) -> list[tuple[int, float, float]]:
+    from storygen.events import BatchFinished
+
+    return [(e.group, e.start_s, e.end_s) for e in events if isinstance(e, BatchFinished)]
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_each_batch_is_reported_once_when_its_last_scene_is_done(adaptive: bool) -> None:
+    """BatchFinished: once per batch, from its first start to its last end, also when the
+    batch sizes are found at run time."""
+    from storygen.models import AdaptiveSettings
+
+    events: list[object] = []
+    request = ScriptRequest(
+        idea="A heist",
+        duration_s=160,
+        strategy="batched",
+        concurrency=4,
+        adaptive=AdaptiveSettings(start=2) if adaptive else None,
+    )
+    script = generate(request, SimulatedBackend(time_scale=FAST), subscribers=[events.append])
+    by_group: dict[int, list[SceneTiming]] = {}
+    for t in script.meta.timeline:
+        by_group.setdefault(t.group, []).append(t)
+    expected = [
+        (g, min(t.start_s for t in ts), max(t.end_s for t in ts))
+        for g, ts in sorted(by_group.items())
+    ]
+    assert sorted(_batches_seen(events)) == expected
+    if adaptive:
+        assert len({len(ts) for ts in by_group.values()}) > 1  # the sizes really changed
+
+
+def test_a_resumed_batch_is_reported_when_its_missing_scenes_are_done(tmp_path: Path) -> None:
+    from storygen import RunFailedError, RunStore, resume
+
+    request = ScriptRequest(idea="A heist", duration_s=80, strategy="batched", concurrency=5)
+    with pytest.raises(RunFailedError) as info:
+        generate(
+            request,
+            SimulatedBackend(time_scale=FAST, fail_scenes={3}),
+            store=RunStore(tmp_path),
+        )
+    events: list[object] = []
+    resume(
+        Path(info.value.run_dir or ""),
+        SimulatedBackend(time_scale=FAST),
+        subscribers=[events.append],
+    )
+    assert [g for g, _, _ in _batches_seen(events)] == [1, 2]  # batch 1 had only scene 3 left

@@ -1,4 +1,4 @@
-"""python -m storygen: generate, resume, bench. Bad input exits 2 with one clear line."""
+"""python -m storygen: generate, resume, bench, bulk. Bad input exits 2 with one clear line."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
-from pydantic import ValidationError
-
-from storygen import export
-from storygen.backends.base import Backend
+from storygen import cli_bulk, export
 from storygen.bench import rows_as_dicts, run_bench
-from storygen.config import BackendConfig, openai_config_from_env
+from storygen.cli_flags import (
+    Help,
+    Parser,
+    Usage,
+    add_backend_flags,
+    add_hedge_flags,
+    add_price_as,
+    add_sim_server_flags,
+    backend_config,
+    check_sim_server_flags,
+    concurrency_value,
+    fail_scenes_of,
+    hedge_settings,
+    int_list,
+)
+from storygen.config import BackendConfig
 from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
 from storygen.models import STRATEGIES, AdaptiveSettings, HedgeSettings, Script, ScriptRequest
 from storygen.pricing import cost_line, current_prices
@@ -24,136 +35,11 @@ from storygen.runner import generate, resume
 from storygen.store import RunStore
 
 
-class _Usage(Exception):
-    """A bad flag value found after argparse: exit 2 like argparse does."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line and a pointer to --help, not the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
-
-
-class _Help(argparse.HelpFormatter):
-    """A flag's default in --help, where it has one worth saying."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        default = action.default
-        if default in (None, False, "", argparse.SUPPRESS) or "default" in text:
-            return text
-        return f"{text} (default: %(default)s)".lstrip()
-
-
-def _int_list(text: str, flag: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise _Usage(f"{flag} takes whole numbers separated by commas (got {text!r})") from None
-    if not values:
-        raise _Usage(f"{flag} needs at least one number")
-    return values
-
-
-def _add_backend_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("backend")
-    g.add_argument(
-        "--backend",
-        choices=["simulated", "openai"],
-        default="simulated",
-        help="the embedded simulated LLM (no key, no network) or an OpenAI-compatible server",
-    )
-    g.add_argument("--attempts", type=int, default=4, help="attempts per call (1-20)")
-    sim = p.add_argument_group("simulated backend")
-    sim.add_argument(
-        "--time-scale",
-        type=float,
-        default=None,
-        help="simulated latency multiplier: 1 = real speed, ~8 s a call (the default); "
-        "0.01 for demos",
-    )
-    sim.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of calls with a transient error"
-    )
-    sim.add_argument(
-        "--sim-rpm",
-        type=int,
-        default=None,
-        help="the simulated provider's requests-per-minute limit, answered with 429",
-    )
-    sim.add_argument(
-        "--fail-scenes",
-        default="",
-        help="comma-separated scenes that fail permanently (to try failure and resume)",
-    )
-    _add_sim_server_flags(sim)
-    oa = p.add_argument_group(
-        "OpenAI-compatible backend (keys from OPENAI_API_KEY or STORYGEN_API_KEYS)"
-    )
-    oa.add_argument("--base-url", default=None, help="e.g. http://localhost:11434/v1 (Ollama)")
-    oa.add_argument("--model", default=None, help="default gpt-4o-mini, or STORYGEN_MODEL")
-    oa.add_argument("--temperature", type=float, default=None, help="default 0.9")
-    oa.add_argument("--max-tokens", type=int, default=None, help="default 1500")
-    oa.add_argument("--timeout", type=float, default=None, help="seconds per request, default 60")
-    oa.add_argument("--rpm", type=int, default=None, help="client-side requests-per-minute limit")
-    oa.add_argument("--tpm", type=int, default=None, help="client-side tokens-per-minute limit")
-    oa.add_argument(
-        "--per-key-concurrency", type=int, default=None, help="calls in flight per key, default 8"
-    )
-    oa.add_argument(
-        "--rate-window",
-        type=float,
-        default=None,
-        help="seconds of the provider's rate window, default 60",
-    )
-
-
-def _add_sim_server_flags(g: argparse._ActionsContainer) -> None:
-    """The simulated server's hang fault and slots, in-process and in serve-sim alike."""
-    g.add_argument(
-        "--hang-rate",
-        type=float,
-        default=None,
-        help="share of calls that hang, 0-1 (default 0: none)",
-    )
-    g.add_argument(
-        "--hang-factor",
-        type=float,
-        default=None,
-        help="a hung call takes this many times the median latency, 1-1000 (default 30)",
-    )
-    g.add_argument(
-        "--capacity",
-        type=int,
-        default=None,
-        help="calls served at once, like a local server's slots; more queue (default: no limit)",
-    )
-
-
-def _check_sim_server_flags(args: argparse.Namespace) -> None:
-    if args.hang_rate is not None and not 0 <= args.hang_rate <= 1:
-        raise _Usage(f"--hang-rate must be between 0 and 1 (got {args.hang_rate})")
-    if args.hang_factor is not None and not 1 <= args.hang_factor <= 1000:
-        raise _Usage(f"--hang-factor must be between 1 and 1000 (got {args.hang_factor})")
-    if args.capacity is not None and not 1 <= args.capacity <= 10_000:
-        raise _Usage(f"--capacity must be between 1 and 10000 (got {args.capacity})")
-
-
-def _add_price_as(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--price-as",
-        default="gpt-4o-mini",
-        metavar="MODEL",
-        help="a simulated run's tokens are priced as this model's",
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
-    root = _Parser(prog="python -m storygen", description=__doc__)
-    sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    root = Parser(prog="python -m storygen", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    gen = sub.add_parser("generate", help="write one script", formatter_class=_Help)
+    gen = sub.add_parser("generate", help="write one script", formatter_class=Help)
     gen.add_argument("--idea", required=True, help="what the video is about, one sentence")
     gen.add_argument(
         "--duration", type=float, required=True, help="video length, 8-7200 s (8 s a scene)"
@@ -174,21 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         default=32,
         help="with --batch-size adaptive: the most calls in flight",
     )
-    tail = gen.add_argument_group("hung calls (hedging: a backup for a call far slower than usual)")
-    tail.add_argument(
-        "--hedge-after",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="start a backup after this long (default: ~2.8x the typical call, learned)",
-    )
-    tail.add_argument("--no-hedge", action="store_true", help="never send a backup call")
-    tail.add_argument(
-        "--hedge-budget",
-        type=float,
-        default=0.05,
-        help="backups as a share of all calls, at most",
-    )
+    add_hedge_flags(gen)
     gen.add_argument(
         "--lag-allowance",
         type=int,
@@ -210,18 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_price_as(gen)
-    _add_backend_flags(gen)
+    add_price_as(gen)
+    add_backend_flags(gen)
 
-    res = sub.add_parser("resume", help="finish a failed or interrupted run", formatter_class=_Help)
+    res = sub.add_parser("resume", help="finish a failed or interrupted run", formatter_class=Help)
     res.add_argument("run_dir", type=Path)
     res.add_argument("--out", type=Path, default=None)
     res.add_argument("--format", choices=export.FORMATS, default=None)
     res.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_price_as(res)
+    add_price_as(res)
 
     bench = sub.add_parser(
-        "bench", help="compare strategies on the same latencies", formatter_class=_Help
+        "bench", help="compare strategies on the same latencies", formatter_class=Help
     )
     bench.add_argument("--idea", default="A lighthouse keeper finds a map to a drowned city")
     bench.add_argument("--duration", type=float, default=600)
@@ -241,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         "--capacity", type=int, default=None, help="the simulated server's slots (queue beyond)"
     )
     sim = sub.add_parser(
-        "serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1", formatter_class=_Help
+        "serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1", formatter_class=Help
     )
     sim.add_argument("--port", type=int, default=8000)
     sim.add_argument("--time-scale", type=float, default=1.0)
@@ -250,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of broken JSON")
     sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
     sim.add_argument("--slow-seconds", type=float, default=30.0)
-    _add_sim_server_flags(sim)
+    add_sim_server_flags(sim)
     sim.add_argument(
         "--api-key",
         action="append",
@@ -276,78 +148,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="refuse a larger max_tokens with OpenAI's 'supports at most' 400",
     )
+    cli_bulk.add_parsers(sub)
     return root
-
-
-_OPENAI_ONLY = {
-    "base_url": "--base-url",
-    "model": "--model",
-    "temperature": "--temperature",
-    "max_tokens": "--max-tokens",
-    "timeout": "--timeout",
-    "rpm": "--rpm",
-    "tpm": "--tpm",
-    "per_key_concurrency": "--per-key-concurrency",
-    "rate_window": "--rate-window",
-}
-_SIMULATED_ONLY = {
-    "time_scale": "--time-scale",
-    "error_rate": "--error-rate",
-    "sim_rpm": "--sim-rpm",
-    "fail_scenes": "--fail-scenes",
-    "hang_rate": "--hang-rate",
-    "hang_factor": "--hang-factor",
-    "capacity": "--capacity",
-}
-
-
-def _check_backend_flags(args: argparse.Namespace) -> None:
-    """A flag of the other backend would be silently ignored: say so instead."""
-    given = [
-        flag
-        for name, flag in (_SIMULATED_ONLY if args.backend == "openai" else _OPENAI_ONLY).items()
-        if getattr(args, name) not in (None, "", 0.0)
-    ]
-    if not given:
-        return
-    if args.backend == "openai":
-        raise _Usage(f"{given[0]} applies to the simulated backend only, not --backend openai")
-    hint = " (the simulated provider's own limit is --sim-rpm)" if given[0] == "--rpm" else ""
-    raise _Usage(f"{given[0]} applies to --backend openai only{hint}")
-
-
-def _fail_scenes(args: argparse.Namespace, total: int) -> list[int]:
-    scenes = _int_list(args.fail_scenes, "--fail-scenes") if args.fail_scenes else []
-    if bad := [k for k in scenes if not 1 <= k <= total]:
-        raise _Usage(f"--fail-scenes: scene {bad[0]} is outside 1..{total} (this video's scenes)")
-    return scenes
-
-
-def _backend_config(args: argparse.Namespace) -> BackendConfig:
-    _check_backend_flags(args)
-    if args.backend == "openai":
-        return openai_config_from_env(
-            base_url=args.base_url,
-            model=args.model,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            timeout_s=args.timeout,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            per_key_concurrency=args.per_key_concurrency,
-            rate_window_s=args.rate_window,
-        )
-    return BackendConfig.build_config(
-        kind="simulated",
-        time_scale=1.0 if args.time_scale is None else args.time_scale,
-        error_rate=args.error_rate,
-        sim_rpm=args.sim_rpm,
-        **{
-            name: getattr(args, name)
-            for name in ("hang_rate", "hang_factor", "capacity")
-            if getattr(args, name) is not None
-        },
-    )
 
 
 def _save(
@@ -379,32 +181,6 @@ def _written(script: Script, already: int) -> None:
         print(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s ({how})")
 
 
-def _concurrency(text: str, backend: Backend, most: int) -> int:
-    if text == "auto":
-        return min(100, int(getattr(backend, "capacity", 5)))
-    if text == "adaptive":
-        return most
-    try:
-        return int(text)
-    except ValueError:
-        raise _Usage(
-            f"--batch-size takes a whole number 1-100, 'auto' or 'adaptive' (got {text!r})"
-        ) from None
-
-
-def _hedge(args: argparse.Namespace) -> HedgeSettings | None:
-    if args.no_hedge:
-        if args.hedge_after is not None:
-            raise _Usage("--hedge-after and --no-hedge contradict each other: choose one")
-        return None
-    try:
-        return HedgeSettings(after_s=args.hedge_after, budget=args.hedge_budget)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        flag = "--hedge-after" if err["loc"][0] == "after_s" else "--hedge-budget"
-        raise _Usage(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
-
-
 def _summary(script: Script) -> None:
     """What the tail and the limits did, when there is something to say."""
     meta = script.meta
@@ -422,23 +198,23 @@ def _summary(script: Script) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
-    config = _backend_config(args)
+    config = backend_config(args)
     backend = config.build()
     request = ScriptRequest.build(
         idea=args.idea,
         duration_s=args.duration,
         strategy=args.strategy,
-        concurrency=_concurrency(args.concurrency, backend, args.max_concurrency),
+        concurrency=concurrency_value(args.concurrency, backend, args.max_concurrency),
         lag_allowance=args.lag_allowance,
         style=args.style,
         language=args.language,
         seconds_per_scene=args.seconds_per_scene,
         context_scenes=args.context_scenes,
         seed=args.seed,
-        hedge=_hedge(args),
+        hedge=hedge_settings(args),
         adaptive=AdaptiveSettings() if args.concurrency == "adaptive" else None,
     )
-    if fail := _fail_scenes(args, request.scene_count):
+    if fail := fail_scenes_of(args, request.scene_count):
         backend = config.build(fail)
     policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
@@ -473,16 +249,16 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    sizes = _int_list(args.batch_sizes, "--batch-sizes")
+    sizes = int_list(args.batch_sizes, "--batch-sizes")
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = [n for n in names if n not in STRATEGIES]
     if unknown:
-        raise _Usage(f"--strategies: unknown {unknown} (allowed: {', '.join(STRATEGIES)})")
+        raise Usage(f"--strategies: unknown {unknown} (allowed: {', '.join(STRATEGIES)})")
     if not 1 <= args.repeat <= 20:
-        raise _Usage(f"--repeat must be between 1 and 20 (got {args.repeat})")
+        raise Usage(f"--repeat must be between 1 and 20 (got {args.repeat})")
     for size in sizes:
         if not 1 <= size <= 100:
-            raise _Usage(f"--batch-sizes: each size must be between 1 and 100 (got {size})")
+            raise Usage(f"--batch-sizes: each size must be between 1 and 100 (got {size})")
     base = ScriptRequest.build(
         idea=args.idea,
         duration_s=args.duration,
@@ -532,20 +308,20 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
 
     for name in ("error_rate", "malformed_rate", "slow_rate"):
         if not 0 <= getattr(args, name) <= 1:
-            raise _Usage(f"--{name.replace('_', '-')} must be between 0 and 1")
+            raise Usage(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0 <= args.time_scale <= 100:
-        raise _Usage(f"--time-scale must be between 0 and 100 (got {args.time_scale})")
+        raise Usage(f"--time-scale must be between 0 and 100 (got {args.time_scale})")
     if args.rpm is not None and args.rpm < 1:
-        raise _Usage(f"--rpm must be at least 1 (got {args.rpm})")
+        raise Usage(f"--rpm must be at least 1 (got {args.rpm})")
     for flag, value in (
         ("--context-tokens", args.context_tokens),
         ("--max-tokens-limit", args.max_tokens_limit),
     ):
         if value is not None and value < 16:
-            raise _Usage(f"{flag} must be at least 16 (got {value})")
+            raise Usage(f"{flag} must be at least 16 (got {value})")
     if not 1 <= args.port <= 65535:
-        raise _Usage(f"--port must be between 1 and 65535 (got {args.port})")
-    _check_sim_server_flags(args)
+        raise Usage(f"--port must be between 1 and 65535 (got {args.port})")
+    check_sim_server_flags(args)
     config = SimServerConfig(
         time_scale=args.time_scale,
         rpm=args.rpm,
@@ -571,14 +347,15 @@ COMMANDS = {
     "resume": _cmd_resume,
     "bench": _cmd_bench,
     "serve-sim": _cmd_serve_sim,
+    **cli_bulk.COMMANDS,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(cli_bulk.route(list(sys.argv[1:] if argv is None else argv)))
     try:
         return COMMANDS[args.command](args)
-    except (InvalidRequestError, _Usage) as exc:
+    except (InvalidRequestError, Usage) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RunFailedError as exc:

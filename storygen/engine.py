@@ -12,6 +12,7 @@ from typing import Any
 
 from storygen.adaptive import Controller, Gate
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
+from storygen.budget import Budget
 from storygen.errors import (
     MalformedOutputError,
     PermanentError,
@@ -113,8 +114,10 @@ class _Run:
         subscribers: Iterable[Subscriber],
         run_dir: RunDir | None,
         prior: Prior,
+        budget: Budget | None = None,
     ) -> None:
         self.request, self.backend, self.policy = request, backend, policy
+        self.budget = budget
         self.subscribers = list(subscribers)
         self._broken: set[int] = set()
         self.run_dir = run_dir
@@ -170,8 +173,13 @@ class _Run:
     def now(self) -> float:
         return time.perf_counter() - self.t0 + self.offset
 
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Room in the budget shared with other scripts, if there is one."""
+        return self.budget.slot() if self.budget else contextlib.nullcontext()
+
     async def execute(self) -> Script:
         self.t0 = time.perf_counter()
+        self.meta.started_at = time.time() - self.offset  # a resume's times follow on
         if self.controller is not None:
             self.controller.start()
         self.emit(
@@ -230,9 +238,10 @@ class _Run:
             start = self.now()
 
             async def call(attempt: int, feedback: str | None) -> Generation[Outline]:
-                gen = await self.backend.write_outline(
-                    self.request, self.total, attempt=attempt, feedback=feedback
-                )
+                async with self._slot():
+                    gen = await self.backend.write_outline(
+                        self.request, self.total, attempt=attempt, feedback=feedback
+                    )
                 if len(gen.value.beats) != self.total:
                     raise MalformedOutputError(
                         f"the outline must have exactly {self.total} beats, "
@@ -322,7 +331,10 @@ class _Run:
 
         async def call(attempt: int, feedback: str | None) -> Generation[SceneDraft]:
             nonlocal first_call, last_call, hedged, ticket
-            async with self.gate.slot() if self.gate else contextlib.nullcontext():
+            async with (
+                self.gate.slot() if self.gate else contextlib.nullcontext(),
+                self._slot(),
+            ):
                 last_call = self.now()  # after the gate: waiting for room is not call time
                 if self.controller is not None:
                     ticket = self.controller.ticket()
@@ -360,6 +372,7 @@ class _Run:
             prompt_tokens=gen.prompt_tokens,
             completion_tokens=gen.completion_tokens,
             service_s=(last_call - first_call) + took,
+            call_start_s=last_call,
             hedged=backup,
             hedge_start_s=None if backup_after is None else last_call + backup_after,
             hedge_won=bool(hedged and hedged.backup_won),
@@ -388,7 +401,13 @@ class _Run:
         def copy(n: int) -> Awaitable[Generation[SceneDraft]]:
             if n == 0:  # the primary: any backend, hedging-aware or not
                 return self.backend.write_scene(task, attempt=attempt, feedback=feedback)
-            return self.backend.write_scene(task, attempt=attempt, feedback=feedback, hedge=n)
+            return backup(n)
+
+        async def backup(n: int) -> Generation[SceneDraft]:
+            async with self._slot():  # a backup is a call in flight like any other
+                return await self.backend.write_scene(
+                    task, attempt=attempt, feedback=feedback, hedge=n
+                )
 
         result = await self.hedger.call(copy)
         return result.generation, result
@@ -425,19 +444,25 @@ async def run_async(
     subscribers: Iterable[Subscriber] = (),
     run_dir: RunDir | None = None,
     prior: Prior | None = None,
+    budget: Budget | None = None,
+    close_backend: bool = True,
 ) -> Script:
-    """Write every scene of ``request``; raises RunFailedError with the failing scene."""
+    """Write every scene of ``request``; raises RunFailedError with the failing scene.
+
+    ``budget`` caps the calls in flight together with other runs sharing it; a shared
+    backend is closed by its owner, so pass ``close_backend=False`` for it.
+    """
     if policy is None:
         policy = RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
     try:
         with run_dir.writer() if run_dir else contextlib.nullcontext():
-            run = _Run(request, backend, policy, subscribers, run_dir, prior or Prior())
+            run = _Run(request, backend, policy, subscribers, run_dir, prior or Prior(), budget)
             try:
                 return await run.execute()
             finally:
                 if run_dir:
                     run_dir.close()
     finally:
-        aclose = getattr(backend, "aclose", None)
+        aclose = getattr(backend, "aclose", None) if close_backend else None
         if aclose is not None:
             await aclose()

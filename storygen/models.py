@@ -177,6 +177,9 @@ class SceneTiming(BaseModel):
     extra_prompt_tokens: int = Field(default=0, description="spent on a cancelled copy")
     extra_completion_tokens: int = Field(default=0, description="spent on a cancelled copy")
     rate_limited: int = Field(default=0, description="attempts answered 429")
+    call_start_s: float | None = Field(
+        default=None, description="when the answered call was sent, after any wait for room"
+    )
 
 
 class RunMeta(BaseModel):
@@ -187,6 +190,9 @@ class RunMeta(BaseModel):
     concurrency: int
     lag_allowance: int | None = None
     wall_time_s: float = 0.0
+    started_at: float | None = Field(
+        default=None, description="Unix time of the timeline's zero, for runs compared in time"
+    )
     outline_start_s: float | None = None
     outline_end_s: float | None = None
     outline_prompt_tokens: int = 0

@@ -1,0 +1,33 @@
+"""One budget of calls in flight shared by many scripts (bulk runs).
+
+Each script keeps its own strategy and window; the budget caps what they send together,
+so a hundred scripts never put a hundred windows of calls on one provider at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+
+class Budget:
+    """At most ``limit`` calls in flight across every run that shares it."""
+
+    def __init__(self, limit: int) -> None:
+        if not 1 <= limit <= 10_000:
+            raise ValueError(f"the calls in flight must be between 1 and 10000 (got {limit})")
+        self.limit = limit
+        self.in_flight = 0
+        self.peak = 0  # the most ever in flight: what a test or the summary checks
+        self._semaphore = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._semaphore:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1

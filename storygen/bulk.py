@@ -1,0 +1,158 @@
+"""Many scripts at once through the live API, under one budget of calls in flight.
+
+Every script keeps its own strategy and run directory; what they share is the backend
+(so one key pool and one RPM/TPM limiter) and a ``Budget`` that caps their calls in
+flight together. Scripts are started ``scripts_at_once`` at a time, so memory follows
+the scripts being written, not the length of the spreadsheet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from storygen.backends.base import Backend
+from storygen.budget import Budget
+from storygen.bulk_dir import BulkDir, Entry, SummaryLine
+from storygen.engine import Prior, run_async
+from storygen.errors import StoryGenError
+from storygen.events import Event, RunFinished, SceneFinished, Subscriber
+from storygen.retry import RetryPolicy
+from storygen.runner import run_sync
+
+
+@dataclass
+class BulkProgress:
+    """Scenes and scripts across the whole bulk run, fed by every script's events."""
+
+    scenes_total: int = 0
+    scenes_done: int = 0
+    scripts_total: int = 0
+    scripts_done: int = 0
+    scripts_failed: int = 0
+    budget: Budget | None = None
+    listeners: list[Callable[[BulkProgress], None]] = field(default_factory=list)
+
+    @property
+    def in_flight(self) -> int:
+        return self.budget.in_flight if self.budget else 0
+
+    def for_row(self, row: int) -> Subscriber:
+        def on_event(event: Event) -> None:
+            if isinstance(event, SceneFinished):
+                self.scenes_done += 1
+            elif isinstance(event, RunFinished):
+                self.scripts_done += 1
+            else:
+                return
+            self.notify()
+
+        return on_event
+
+    def notify(self) -> None:
+        for listener in self.listeners:
+            listener(self)
+
+
+@dataclass
+class BulkResult:
+    lines: list[SummaryLine]
+
+    @property
+    def failed(self) -> list[SummaryLine]:
+        return [line for line in self.lines if line.status not in ("finished", "rejected")]
+
+    @property
+    def rejected(self) -> list[SummaryLine]:
+        return [line for line in self.lines if line.status == "rejected"]
+
+
+async def run_bulk_async(
+    bulk: BulkDir,
+    backend: Backend,
+    *,
+    max_in_flight: int,
+    scripts_at_once: int | None = None,
+    policy: RetryPolicy | None = None,
+    progress: BulkProgress | None = None,
+) -> BulkResult:
+    """Write (or finish) every script of ``bulk``; a script that fails does not stop the
+    others, and the summary says why it failed."""
+    budget = Budget(max_in_flight)
+    progress = progress or BulkProgress()
+    progress.budget = budget
+    entries = bulk.entries
+    runs = {e.row: bulk.run(e) for e in entries}
+    requests = {row: run.request() for row, run in runs.items()}
+    progress.scripts_total = len(entries)
+    progress.scenes_total = sum(r.scene_count for r in requests.values())
+    policy = policy or RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
+    at_once = asyncio.Semaphore(scripts_at_once or max_in_flight)
+    for entry in entries:  # what earlier attempts wrote counts as done
+        if (done := runs[entry.row].finished_script()) is not None:
+            progress.scenes_done += len(done.scenes)
+            progress.scripts_done += 1
+        else:
+            progress.scenes_done += len(runs[entry.row].load_checkpoint())
+    progress.notify()
+
+    async def one(entry: Entry) -> None:
+        run_dir = runs[entry.row]
+        if (done := run_dir.finished_script()) is not None:
+            if not bulk.export_path(entry.row).exists():  # killed between the two writes
+                bulk.write_export(entry.row, done)
+            return
+        async with at_once:
+            try:
+                with run_dir.writer():
+                    script = await run_async(
+                        requests[entry.row],
+                        backend,
+                        policy=policy,
+                        subscribers=[progress.for_row(entry.row)],
+                        run_dir=run_dir,
+                        prior=Prior.for_resume(run_dir),
+                        budget=budget,
+                        close_backend=False,
+                    )
+            except StoryGenError:  # on disk in the run's status; the others go on
+                progress.scripts_failed += 1
+                return
+            bulk.write_export(entry.row, script)
+
+    try:
+        await asyncio.gather(*(one(e) for e in entries))
+    finally:
+        aclose = getattr(backend, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        lines = bulk.write_summary()  # also after Ctrl-C: what is done so far
+    return BulkResult(lines)
+
+
+def run_bulk(
+    bulk: BulkDir,
+    backend: Backend,
+    *,
+    max_in_flight: int,
+    scripts_at_once: int | None = None,
+    policy: RetryPolicy | None = None,
+    progress: BulkProgress | None = None,
+) -> BulkResult:
+    """The synchronous face, for the CLI, the app's worker and notebooks."""
+    return run_sync(
+        run_bulk_async(
+            bulk,
+            backend,
+            max_in_flight=max_in_flight,
+            scripts_at_once=scripts_at_once,
+            policy=policy,
+            progress=progress,
+        )
+    )
+
+
+def pending(bulk: BulkDir) -> list[Entry]:
+    """Rows whose script is not finished yet."""
+    return [e for e in bulk.entries if bulk.run(e).finished_script() is None]

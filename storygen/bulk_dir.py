@@ -1,0 +1,207 @@
+"""A bulk run on disk: which row became which run, and what came out.
+
+Layout of ``--out-dir``: manifest.json (rows -> run ids, rejected rows, the Batch API
+jobs submitted), scripts/row-NNNN.<format> (one export per finished script, written
+atomically) and summary.csv (one line per input row). The scenes themselves live in the
+run store, one run directory per script, so a kill loses nothing and resume pays for
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storygen import export
+from storygen.bulk_rows import Rejected, Row
+from storygen.errors import InvalidRequestError
+from storygen.models import Script, ScriptRequest
+from storygen.pricing import estimate_cost, is_simulated
+from storygen.store import RunDir, RunStore, atomic_write
+
+MANIFEST = "manifest.json"
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "row",
+    "idea",
+    "status",
+    "run_id",
+    "scenes",
+    "scenes_total",
+    "wall_time_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "priced_as",
+    "error",
+)
+
+
+@dataclass
+class Entry:
+    """One accepted row and its run."""
+
+    row: int
+    idea: str
+    run_id: str
+
+
+@dataclass
+class SummaryLine:
+    row: int
+    idea: str
+    status: str
+    run_id: str = ""
+    scenes: int = 0
+    scenes_total: int = 0
+    wall_time_s: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    priced_as: str = ""
+    error: str = ""
+
+
+class BulkDir:
+    """The folder of one bulk run; the manifest is rewritten atomically on every change."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        source: str,
+        valid: Iterable[Row],
+        rejected: Iterable[Rejected],
+        store: RunStore,
+        backend_settings: dict[str, Any],
+        options: dict[str, Any],
+    ) -> BulkDir:
+        """One run directory per valid row, then the manifest: both before any call."""
+        path = Path(path)
+        if (path / MANIFEST).exists():
+            raise InvalidRequestError(
+                f"{path} already holds a bulk run: continue it with "
+                f"`python -m storygen bulk resume {path}`, or choose another --out-dir",
+                "out_dir",
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        entries = [
+            Entry(r.row, r.request.idea, store.create(r.request, backend_settings).run_id)
+            for r in valid
+        ]
+        manifest = {
+            "version": 1,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": source,
+            "store": str(store.root.resolve()),
+            **options,
+            "rows": [asdict(e) for e in entries],
+            "rejected": [asdict(r) for r in rejected],
+            "batches": [],
+        }
+        bulk = cls(path, manifest)
+        bulk.save()
+        return bulk
+
+    @classmethod
+    def open(cls, path: Path) -> BulkDir:
+        path = Path(path)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidRequestError(
+                f"no bulk run at {path}: expected a folder holding {MANIFEST} "
+                "(start one with `python -m storygen bulk FILE --out-dir DIR`)",
+                "out_dir",
+            ) from None
+        except ValueError as exc:
+            raise InvalidRequestError(f"{path / MANIFEST} is not valid JSON ({exc})") from None
+        return cls(path, manifest)
+
+    def save(self) -> None:
+        atomic_write(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
+
+    @property
+    def store(self) -> RunStore:
+        return RunStore(self.manifest["store"])
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [Entry(**e) for e in self.manifest["rows"]]
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        return [Rejected(**r) for r in self.manifest["rejected"]]
+
+    @property
+    def format(self) -> str:
+        return str(self.manifest.get("format", "json"))
+
+    def run(self, entry: Entry) -> RunDir:
+        return self.store.open(entry.run_id)
+
+    def export_path(self, row: int) -> Path:
+        return self.path / "scripts" / f"row-{row:04d}.{self.format}"
+
+    def write_export(self, row: int, script: Script) -> Path:
+        """Atomically, so a kill never leaves half a script for a reader to trust."""
+        path = self.export_path(row)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, export.render(script, self.format))
+        return path
+
+    def summary(self) -> list[SummaryLine]:
+        """Every input row, from the run store: the truth, whatever the process saw."""
+        price_as = str(self.manifest.get("price_as", "gpt-4o-mini"))
+        lines = [_line(e, self.run(e), price_as) for e in self.entries]
+        lines += [SummaryLine(r.row, r.idea, "rejected", error=r.error) for r in self.rejected]
+        return sorted(lines, key=lambda line: line.row)
+
+    def write_summary(self) -> list[SummaryLine]:
+        lines = self.summary()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SUMMARY_COLUMNS)
+        for line in lines:
+            writer.writerow("" if v is None else v for v in asdict(line).values())
+        atomic_write(self.path / "summary.csv", out.getvalue())
+        return lines
+
+
+def _line(entry: Entry, run: RunDir, price_as: str) -> SummaryLine:
+    status = run.status()
+    wall = status.get("wall_time_s")
+    request: ScriptRequest = run.request()
+    done = run.load_checkpoint()
+    prompt = sum(t.prompt_tokens + t.extra_prompt_tokens for _, t in done.values())
+    completion = sum(t.completion_tokens + t.extra_completion_tokens for _, t in done.values())
+    script = run.finished_script()
+    if script is not None:
+        prompt, completion = script.meta.prompt_tokens, script.meta.completion_tokens
+    model = str(run.backend_settings().get("model", ""))
+    priced_as = price_as if is_simulated(model) else model
+    cost = estimate_cost(priced_as, prompt, completion)
+    return SummaryLine(
+        row=entry.row,
+        idea=entry.idea,
+        status=str(status.get("status", "unknown")),
+        run_id=entry.run_id,
+        scenes=len(done),
+        scenes_total=request.scene_count,
+        wall_time_s=None if wall is None else round(float(wall), 3),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=None if cost is None else round(cost, 6),
+        priced_as=priced_as if cost is not None else "",
+        error=str(status.get("error") or ""),
+    )

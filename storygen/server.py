@@ -9,6 +9,9 @@ With a ``capacity`` it serves at most C requests at once, like a local llama.cpp
 with C slots: the others queue first come, first served, and their latency grows with the
 queue. A client that closes its connection before the answer (a cancelled call) is
 noticed: the work stops and the request is counted as cancelled.
+
+It also serves the Batch API (storygen/batch_server.py), whose lines are answered by the
+same code as a live chat request (``answer_chat``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import uvicorn
@@ -38,8 +42,9 @@ from storygen.backends.simulated import (
     hedge_key,
 )
 from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.batch_server import batch_router
 from storygen.config import mask
-from storygen.prompts import estimate_tokens, parse_prompt
+from storygen.prompts import ParsedCall, estimate_tokens, parse_prompt
 
 # What response_format the server pretends to support. "refuse-500" plays
 # llama-cpp-python's server: json_schema fails its request validation, answered as a 500;
@@ -81,6 +86,14 @@ class SimServerConfig:
     # "length:<N>" (cut off with finish_reason "length" unless max_tokens >= N),
     # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>"
     script: dict[str, list[str]] = field(default_factory=dict)
+    # The Batch API (storygen/batch_server.py). A batch is done batch_delay_s real seconds
+    # after it was created: not scaled by time_scale, since a real batch's delay has
+    # nothing to do with a call's latency. Of its lines, a share is answered with a 500
+    # (batch_fail_rate) and a share is never run (batch_expire_rate: the window ends, the
+    # batch expires and they are reported as batch_expired).
+    batch_delay_s: float = 1.0
+    batch_fail_rate: float = 0.0
+    batch_expire_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.structured not in STRUCTURED_MODES:
@@ -93,6 +106,14 @@ class SimServerConfig:
             raise ValueError(f"hang_factor must be between 1 and 1000 (got {self.hang_factor})")
         if self.capacity is not None and not 1 <= self.capacity <= 10_000:
             raise ValueError(f"capacity must be between 1 and 10000 (got {self.capacity})")
+        if not 0 <= self.batch_delay_s <= 86_400:
+            raise ValueError(
+                f"batch_delay_s must be between 0 and 86400, the 24 h window "
+                f"(got {self.batch_delay_s})"
+            )
+        for name in ("batch_fail_rate", "batch_expire_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1 (got {getattr(self, name)})")
 
 
 @dataclass
@@ -131,6 +152,13 @@ class SimServerState:
     max_in_service: int = 0
     cancelled: int = 0  # requests whose client closed the connection before the answer
     hedged: int = 0  # backup requests (X-Storygen-Hedge)
+    # the Batch API: every HTTP request to /v1/files* and /v1/batches* (refused ones too),
+    # uploads, batches created, their lines, and GETs of one batch (polls)
+    batch_http_requests: int = 0
+    files_uploaded: int = 0
+    batches_created: int = 0
+    batch_lines: int = 0
+    batch_polls: int = 0
 
     def attempts(self, call: str) -> list[SimRequest]:
         """Every request for one call ("scene3"), in arrival order."""
@@ -147,12 +175,19 @@ class _Dropped(Response):
         # returning without the last body message makes uvicorn close the connection
 
 
+# An answer without its transport: HTTP status and JSON body.
+Answer = tuple[int, dict[str, Any]]
+
+
+def _error_body(message: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+
+
 def _error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
-    body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(_error_body(message, code), status_code=status, headers=headers)
 
 
-def _validation_500(fmt: str) -> JSONResponse:
+def _validation_500(fmt: str) -> Answer:
     """llama-cpp-python's answer to a response_format it does not know: FastAPI's
     RequestValidationError, caught by its route handler and sent as an internal error."""
     error = {
@@ -170,7 +205,7 @@ def _validation_500(fmt: str) -> JSONResponse:
             "code": None,
         }
     }
-    return JSONResponse(body, status_code=500)
+    return 500, body
 
 
 def _with_raw_control_characters(content: str) -> str:
@@ -203,6 +238,154 @@ def _fault(config: SimServerConfig, seed: int, call: str, attempt: int) -> str:
         if rng.random() < rate:
             return name
     return "timeout" if rng.random() < config.slow_rate else "ok"
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """One chat body as serve-sim reads it, before it is answered."""
+
+    body: dict[str, Any]
+    parsed: ParsedCall | None  # None: not one of storygen's outline or scene prompts
+    seed: int
+    mode: str  # the response_format asked for: json_schema, json_object or none
+    max_tokens: int | None  # max_tokens or max_completion_tokens, as asked
+    prompt_tokens: int  # every message, counted as serve-sim counts usage
+
+    @property
+    def call(self) -> str | None:
+        """The call's name: "outline" or "scene3"."""
+        if self.parsed is None:
+            return None
+        return "outline" if self.parsed.kind == "outline" else f"scene{self.parsed.index}"
+
+
+def read_chat(body: dict[str, Any]) -> ChatCall:
+    messages = body.get("messages") or []
+    prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    seed = int(body.get("seed") or 0)
+    return ChatCall(
+        body,
+        parse_prompt(prompt, seed),
+        seed,
+        (body.get("response_format") or {}).get("type") or "none",
+        body.get("max_completion_tokens", body.get("max_tokens")),
+        sum(estimate_tokens(str(m.get("content", ""))) for m in messages),
+    )
+
+
+def refuse_chat(config: SimServerConfig, chat: ChatCall) -> Answer | None:
+    """What the model refuses in the body itself (model, parameters, format, length)."""
+    body, asked = chat.body, chat.max_tokens
+    fmt = None if chat.mode == "none" else chat.mode
+    model = body.get("model")
+    if model not in config.models:
+        return 404, _error_body(f"The model `{model}` does not exist.", "model_not_found")
+    if config.reasoning_model and "max_tokens" in body:
+        return 400, _error_body(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "unsupported_parameter",
+        )
+    if config.reasoning_model and body.get("temperature") not in (None, 1):
+        return 400, _error_body(
+            "Unsupported value: 'temperature' does not support 0.9 with this model.",
+            "unsupported_value",
+        )
+    if config.structured == "refuse-500" and fmt not in (None, "text", "json_object"):
+        return _validation_500(chat.mode)
+    supported = {
+        "json_schema": {"json_schema", "json_object"},
+        "json_object": {"json_object"},
+        "refuse-500": {"json_object"},
+    }
+    if fmt and fmt not in supported.get(config.structured, set()):
+        return 400, _error_body(f"response_format {fmt} is not supported by this server")
+    if config.max_tokens_limit is not None and asked and asked > config.max_tokens_limit:
+        return 400, _error_body(
+            f"max_tokens is too large: {asked}. This model supports at most "
+            f"{config.max_tokens_limit} completion tokens, whereas you provided {asked}.",
+            "invalid_value",
+        )
+    window = config.context_tokens
+    if window is not None and chat.prompt_tokens + (asked or 0) > window:
+        if chat.prompt_tokens > window:
+            told = f"However, your messages resulted in {chat.prompt_tokens} tokens. "
+            fix = "Please reduce the length of the messages."
+        else:
+            told = (
+                f"However, you requested {chat.prompt_tokens + (asked or 0)} tokens "
+                f"({chat.prompt_tokens} in the messages, {asked} in the completion). "
+            )
+            fix = "Please reduce the length of the messages or completion."
+        return 400, _error_body(
+            f"This model's maximum context length is {window} tokens. {told}{fix}",
+            "context_length_exceeded",
+        )
+    return None
+
+
+NOT_STORYGEN = "serve-sim only answers storygen's outline and scene prompts"
+
+
+def complete_chat(chat: ChatCall, fault: str, answer_id: str, created: int) -> dict[str, Any]:
+    """The chat.completion the simulated LLM writes for a storygen prompt, with its usage;
+    the faults "malformed", "newlines" and "length:<N>" spoil the text as asked."""
+    parsed = chat.parsed
+    if parsed is None:
+        raise ValueError(NOT_STORYGEN)
+    if parsed.kind == "outline":
+        content = make_outline(parsed.request, parsed.total).model_dump_json()
+    else:
+        task = SceneTask(
+            parsed.request, parsed.index, parsed.total, parsed.duration_s, parsed.context
+        )
+        content = make_scene(task).model_dump_json()
+    finish, asked = "stop", chat.max_tokens
+    if fault == "malformed":
+        content = "Sure! Here is the scene: " + content[: len(content) // 2]
+    elif fault == "newlines":
+        content = _with_raw_control_characters(content)
+    elif fault.startswith("length:") and (asked or 0) < int(fault.partition(":")[2]):
+        content, finish = content[: len(content) // 2], "length"
+    written = asked if finish == "length" and asked else estimate_tokens(content)
+    usage = {"prompt_tokens": chat.prompt_tokens, "completion_tokens": written}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return {
+        "id": answer_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": chat.body.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def server_error(status: int) -> Answer:
+    """A scripted or drawn HTTP status, as the live endpoint and a batch line answer it."""
+    if status >= 500:
+        return status, _error_body("The server had an error while processing your request.")
+    return status, _error_body(f"serve-sim scripted fault: HTTP {status}")
+
+
+def answer_chat(
+    config: SimServerConfig, body: dict[str, Any], answer_id: str, created: int, fault: str = "ok"
+) -> Answer:
+    """One chat body answered as the live endpoint answers it, without the transport
+    (no key, rate limit, latency or connection faults): what a Batch API line gets."""
+    chat = read_chat(body)
+    if (refusal := refuse_chat(config, chat)) is not None:
+        return refusal
+    if chat.parsed is None:
+        return 400, _error_body(NOT_STORYGEN)
+    if fault.isdigit():
+        return server_error(int(fault))
+    return 200, complete_chat(chat, fault, answer_id, created)
 
 
 def create_app(config: SimServerConfig, state: SimServerState | None = None) -> FastAPI:
@@ -280,6 +463,11 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             "hang_rate": config.hang_rate,
             "hang_factor": config.hang_factor,
             "modes": Counter(r.mode for r in state.requests),
+            "batch_http_requests": state.batch_http_requests,
+            "files_uploaded": state.files_uploaded,
+            "batches_created": state.batches_created,
+            "batch_lines": state.batch_lines,
+            "batch_polls": state.batch_polls,
         }
 
     @app.get("/v1/models")
@@ -321,68 +509,15 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         key = authorize(request)
         if isinstance(key, JSONResponse):
             return key
-        body = await request.json()
-        messages = body.get("messages") or []
-        prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-        seed = int(body.get("seed") or 0)
-        parsed = parse_prompt(prompt, seed)
-        if parsed is not None:  # recorded before any refusal, so every request is attributed
-            seen.call = "outline" if parsed.kind == "outline" else f"scene{parsed.index}"
-        fmt = (body.get("response_format") or {}).get("type")
-        seen.mode = fmt or "none"
-        seen.max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        seen.prompt_tokens = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
+        chat = read_chat(await request.json())
+        # recorded before any refusal, so every request is attributed
+        seen.call, seen.mode = chat.call, chat.mode
+        seen.max_tokens, seen.prompt_tokens = chat.max_tokens, chat.prompt_tokens
         if key in config.exhausted_keys:
             return _error(429, "You exceeded your current quota.", "insufficient_quota")
-        model = body.get("model")
-        if model not in config.models:
-            return _error(404, f"The model `{model}` does not exist.", "model_not_found")
-        if config.reasoning_model and "max_tokens" in body:
-            return _error(
-                400,
-                "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                "Use 'max_completion_tokens' instead.",
-                "unsupported_parameter",
-            )
-        if config.reasoning_model and body.get("temperature") not in (None, 1):
-            return _error(
-                400,
-                "Unsupported value: 'temperature' does not support 0.9 with this model.",
-                "unsupported_value",
-            )
-        if config.structured == "refuse-500" and fmt not in (None, "text", "json_object"):
-            return _validation_500(fmt)
-        supported = {
-            "json_schema": {"json_schema", "json_object"},
-            "json_object": {"json_object"},
-            "refuse-500": {"json_object"},
-        }
-        if fmt and fmt not in supported.get(config.structured, set()):
-            return _error(400, f"response_format {fmt} is not supported by this server")
-        asked = seen.max_tokens
-        if config.max_tokens_limit is not None and asked and asked > config.max_tokens_limit:
-            return _error(
-                400,
-                f"max_tokens is too large: {asked}. This model supports at most "
-                f"{config.max_tokens_limit} completion tokens, whereas you provided {asked}.",
-                "invalid_value",
-            )
-        window = config.context_tokens
-        if window is not None and seen.prompt_tokens + (asked or 0) > window:
-            if seen.prompt_tokens > window:
-                told = f"However, your messages resulted in {seen.prompt_tokens} tokens. "
-                fix = "Please reduce the length of the messages."
-            else:
-                told = (
-                    f"However, you requested {seen.prompt_tokens + (asked or 0)} tokens "
-                    f"({seen.prompt_tokens} in the messages, {asked} in the completion). "
-                )
-                fix = "Please reduce the length of the messages or completion."
-            return _error(
-                400,
-                f"This model's maximum context length is {window} tokens. {told}{fix}",
-                "context_length_exceeded",
-            )
+        if (refusal := refuse_chat(config, chat)) is not None:
+            status, body = refusal
+            return JSONResponse(body, status_code=status)
         if (wait := over_rpm()) is not None:
             state.rejected_429 += 1
             return _error(
@@ -392,10 +527,11 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
                 **{"retry-after": f"{wait:.3f}", "retry-after-ms": str(round(wait * 1000))},
             )
         state.accepted_at.append(time.monotonic())
-        if parsed is None or seen.call is None:
-            return _error(400, "serve-sim only answers storygen's outline and scene prompts")
-        call, attempt = seen.call, seen.attempt
+        if chat.call is None:
+            return _error(400, NOT_STORYGEN)
+        call, attempt = chat.call, seen.attempt
         key = hedge_key(call, seen.hedge)  # a backup draws its own latency and faults
+        seed = chat.seed
         fault = seen.fault = _fault(config, seed, key, attempt)
         if fault.startswith("429"):
             wait = float(fault.partition(":")[2] or 1.0)
@@ -412,42 +548,10 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
         if fault == "drop":
             return _Dropped(media_type="application/json")
         if fault.isdigit():
-            status = int(fault)
-            if status >= 500:
-                return _error(status, "The server had an error while processing your request.")
-            return _error(status, f"serve-sim scripted fault: HTTP {status}")
-        if parsed.kind == "outline":
-            content = make_outline(parsed.request, parsed.total).model_dump_json()
-        else:
-            task = SceneTask(
-                parsed.request, parsed.index, parsed.total, parsed.duration_s, parsed.context
-            )
-            content = make_scene(task).model_dump_json()
-        finish = "stop"
-        if fault == "malformed":
-            content = "Sure! Here is the scene: " + content[: len(content) // 2]
-        elif fault == "newlines":
-            content = _with_raw_control_characters(content)
-        elif fault.startswith("length:") and (asked or 0) < int(fault.partition(":")[2]):
-            content, finish = content[: len(content) // 2], "length"
-        seen.finish_reason = finish
-        written = asked if finish == "length" and asked else estimate_tokens(content)
-        usage = {"prompt_tokens": seen.prompt_tokens, "completion_tokens": written}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        answer = {
-            "id": f"chatcmpl-sim-{call}-{attempt}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": finish,
-                }
-            ],
-            "usage": usage,
-        }
+            status, body = server_error(int(fault))
+            return JSONResponse(body, status_code=status)
+        answer = complete_chat(chat, fault, f"chatcmpl-sim-{call}-{attempt}", int(time.time()))
+        seen.finish_reason = answer["choices"][0]["finish_reason"]
         if fault == "truncated":  # a complete HTTP answer whose JSON body is cut short
             text = json.dumps(answer)
             return Response(text[: len(text) // 2], media_type="application/json")
@@ -455,6 +559,7 @@ def create_app(config: SimServerConfig, state: SimServerState | None = None) -> 
             return Response("<html><body>Please sign in</body></html>", media_type="text/html")
         return answer
 
+    app.include_router(batch_router(config, state, authorize, partial(answer_chat, config)))
     return app
 
 

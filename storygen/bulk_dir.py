@@ -163,7 +163,8 @@ class BulkDir:
     def summary(self) -> list[SummaryLine]:
         """Every input row, from the run store: the truth, whatever the process saw."""
         price_as = str(self.manifest.get("price_as", "gpt-4o-mini"))
-        lines = [_line(e, self.run(e), price_as) for e in self.entries]
+        batch = self.manifest.get("via") == "batch-api"
+        lines = [_line(e, self.run(e), price_as, batch) for e in self.entries]
         lines += [SummaryLine(r.row, r.idea, "rejected", error=r.error) for r in self.rejected]
         return sorted(lines, key=lambda line: line.row)
 
@@ -178,7 +179,7 @@ class BulkDir:
         return lines
 
 
-def _line(entry: Entry, run: RunDir, price_as: str) -> SummaryLine:
+def _line(entry: Entry, run: RunDir, price_as: str, batch: bool) -> SummaryLine:
     status = run.status()
     wall = status.get("wall_time_s")
     request: ScriptRequest = run.request()
@@ -190,7 +191,7 @@ def _line(entry: Entry, run: RunDir, price_as: str) -> SummaryLine:
         prompt, completion = script.meta.prompt_tokens, script.meta.completion_tokens
     model = str(run.backend_settings().get("model", ""))
     priced_as = price_as if is_simulated(model) else model
-    cost = estimate_cost(priced_as, prompt, completion)
+    cost = estimate_cost(priced_as, prompt, completion, batch=batch)
     return SummaryLine(
         row=entry.row,
         idea=entry.idea,

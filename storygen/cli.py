@@ -143,6 +143,26 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse a prompt plus max_tokens above this with OpenAI's context-length 400",
     )
     sim.add_argument(
+        "--batch-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="Batch API: real seconds from creating a batch to its completion "
+        "(not scaled by --time-scale; 0-86400)",
+    )
+    sim.add_argument(
+        "--batch-fail-rate",
+        type=float,
+        default=0.0,
+        help="Batch API: share of lines answered with a 500 in the error file (0-1)",
+    )
+    sim.add_argument(
+        "--batch-expire-rate",
+        type=float,
+        default=0.0,
+        help="Batch API: share of lines never run; the batch ends 'expired' (0-1)",
+    )
+    sim.add_argument(
         "--max-tokens-limit",
         type=int,
         default=None,
@@ -306,7 +326,13 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
     from storygen.backends.simulated import HANG_FACTOR
     from storygen.server import SimServerConfig, serve
 
-    for name in ("error_rate", "malformed_rate", "slow_rate"):
+    for name in (
+        "error_rate",
+        "malformed_rate",
+        "slow_rate",
+        "batch_fail_rate",
+        "batch_expire_rate",
+    ):
         if not 0 <= getattr(args, name) <= 1:
             raise Usage(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0 <= args.time_scale <= 100:
@@ -319,6 +345,8 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < 16:
             raise Usage(f"{flag} must be at least 16 (got {value})")
+    if not 0 <= args.batch_delay <= 86_400:
+        raise Usage(f"--batch-delay must be between 0 and 86400 (got {args.batch_delay})")
     if not 1 <= args.port <= 65535:
         raise Usage(f"--port must be between 1 and 65535 (got {args.port})")
     check_sim_server_flags(args)
@@ -336,6 +364,9 @@ def _cmd_serve_sim(args: argparse.Namespace) -> int:
         structured=args.structured,
         context_tokens=args.context_tokens,
         max_tokens_limit=args.max_tokens_limit,
+        batch_delay_s=args.batch_delay,
+        batch_fail_rate=args.batch_fail_rate,
+        batch_expire_rate=args.batch_expire_rate,
     )
     print(f"serve-sim on http://127.0.0.1:{args.port}/v1 (models: {', '.join(config.models)})")
     serve(config, port=args.port)

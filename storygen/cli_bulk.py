@@ -10,9 +10,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from storygen import export
+from storygen.backends.openai_compat import OpenAIBackend
+from storygen.batch_client import BatchClient
+from storygen.batch_rounds import check_batchable
 from storygen.bulk import BulkProgress, BulkResult, pending, run_bulk
+from storygen.bulk_batch import Polling, RoundReport, forgive, run_via_batch_api
 from storygen.bulk_dir import MANIFEST, BulkDir
-from storygen.bulk_rows import COLUMNS, Defaults, read_rows
+from storygen.bulk_rows import COLUMNS, Defaults, Rejected, Rows, read_rows
 from storygen.cli_flags import (
     Help,
     Usage,
@@ -23,6 +27,7 @@ from storygen.cli_flags import (
     hedge_settings,
 )
 from storygen.config import config_from_settings
+from storygen.errors import InvalidRequestError
 from storygen.models import STRATEGIES
 from storygen.pricing import current_prices
 from storygen.retry import RetryPolicy
@@ -55,6 +60,30 @@ def add_parsers(sub: Any) -> None:
     bulk.add_argument("--format", choices=export.FORMATS, default="json", help="each export")
     bulk.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")
     bulk.add_argument("--no-progress", action="store_true", help="no progress bar")
+    via = bulk.add_argument_group("the provider's Batch API (about half the price, within 24 h)")
+    via.add_argument(
+        "--via",
+        choices=["live", "batch-api"],
+        default="live",
+        help="live calls, or rounds of Batch API jobs (outline and batched strategies only; "
+        "needs --backend openai)",
+    )
+    via.add_argument(
+        "--fallback",
+        choices=["none", "live"],
+        default="none",
+        help="batch-api: lines that fail are retried in the next round (none), or written "
+        "through the live API after the rounds (live)",
+    )
+    via.add_argument(
+        "--batch-attempts", type=int, default=3, help="batch-api: rounds a call may fail in"
+    )
+    via.add_argument(
+        "--poll-interval",
+        type=float,
+        default=5.0,
+        help="batch-api: seconds before the first status check; it grows to 60",
+    )
     cells = bulk.add_argument_group("values for empty cells")
     cells.add_argument("--duration", type=float, default=64.0, help="video length, 8-7200 s")
     cells.add_argument("--strategy", choices=STRATEGIES, default="outline", help="scheduling")
@@ -83,6 +112,9 @@ def add_parsers(sub: Any) -> None:
         "--max-in-flight", type=int, default=None, help="default: as the run was started"
     )
     res.add_argument("--no-progress", action="store_true", help="no progress bar")
+    res.add_argument(
+        "--poll-interval", type=float, default=None, help="batch-api: default as started"
+    )
 
     status = sub.add_parser("bulk-status", help=argparse.SUPPRESS, formatter_class=Help)
     status.prog = "python -m storygen bulk status"
@@ -128,6 +160,49 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _batchable(rows: Rows) -> Rows:
+    valid, rejected = [], list(rows.rejected)
+    for row in rows.valid:
+        try:
+            check_batchable(row.request)
+            valid.append(row)
+        except InvalidRequestError as exc:
+            rejected.append(Rejected(row.row, str(exc), row.request.idea))
+    return Rows(valid, sorted(rejected, key=lambda r: r.row))
+
+
+def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) -> int:
+    first = bulk.run(bulk.entries[0])
+    config = config_from_settings(first.backend_settings())
+    backend = config.build()
+    assert isinstance(backend, OpenAIBackend)
+    manifest = bulk.manifest
+    fallback = manifest.get("fallback") == "live"
+    poll = getattr(args, "poll_interval", None) or float(manifest.get("poll_interval", 5.0))
+
+    def said(r: RoundReport) -> None:
+        print(f"round {r.round}: job {r.batch_id} {r.status}: {r.ok} answers, {r.failed} failed")
+
+    client = BatchClient(config)
+    try:
+        forgive(bulk)
+        run_via_batch_api(
+            bulk,
+            backend,
+            client,
+            attempts=1 if fallback else int(manifest.get("batch_attempts", 3)),
+            polling=Polling(first_s=poll),
+            on_round=said,
+        )
+    finally:
+        client.close()
+    if fallback and pending(bulk):
+        left = forgive(bulk)
+        print(f"{len(left)} scripts are finished through the live API (--fallback live)")
+        return _run(bulk, args, max_in_flight, scripts_at_once=manifest.get("scripts_at_once"))
+    return _report(bulk, BulkResult(bulk.write_summary()))
 
 
 def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any) -> int:
@@ -180,6 +255,16 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     _check_in_flight(args.scripts_at_once, "--scripts-at-once")
     if args.fail_scenes:
         raise Usage("--fail-scenes applies to generate only, not bulk")
+    if args.via == "batch-api":
+        if args.backend != "openai":
+            raise Usage(
+                "--via batch-api needs --backend openai: the Batch API is the provider's "
+                "(serve-sim has one for trying it: python -m storygen serve-sim)"
+            )
+        if not 1 <= args.batch_attempts <= 10:
+            raise Usage(f"--batch-attempts must be between 1 and 10 (got {args.batch_attempts})")
+        if not 0.01 <= args.poll_interval <= 3600:
+            raise Usage(f"--poll-interval must be between 0.01 and 3600 (got {args.poll_interval})")
     config = backend_config(args)
     if not args.file.is_file():
         raise Usage(f"{args.file}: no such file (expected a CSV or JSONL file of ideas)")
@@ -199,6 +284,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
             f"`python -m storygen bulk resume {args.out_dir}`, or choose another --out-dir"
         )
     rows = read_rows(args.file, defaults)
+    if args.via == "batch-api":
+        rows = _batchable(rows)
     for bad in rows.rejected:
         print(f"error: row {bad.row}: {bad.error}", file=sys.stderr)
     if not rows.valid:
@@ -213,15 +300,20 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         store=RunStore(args.runs_dir),
         backend_settings=backend.settings(),
         options={
-            "via": "live",
             "format": args.format,
             "max_in_flight": args.max_in_flight,
             "scripts_at_once": args.scripts_at_once,
             "attempts": args.attempts,
             "price_as": args.price_as,
+            "via": args.via,
+            "fallback": args.fallback,
+            "batch_attempts": args.batch_attempts,
+            "poll_interval": args.poll_interval,
         },
     )
     print(f"{len(rows.valid)} scripts to write ({len(rows.rejected)} rows rejected) in {bulk.path}")
+    if args.via == "batch-api":
+        return _run_batches(bulk, args, args.max_in_flight)
     return _run(bulk, args, args.max_in_flight, scripts_at_once=args.scripts_at_once)
 
 
@@ -236,6 +328,8 @@ def cmd_bulk_resume(args: argparse.Namespace) -> int:
         bulk.write_summary()
         return 2 if bulk.rejected else 0
     max_in_flight = args.max_in_flight or int(bulk.manifest.get("max_in_flight", 50))
+    if bulk.manifest.get("via") == "batch-api":
+        return _run_batches(bulk, args, max_in_flight)
     return _run(bulk, args, max_in_flight, scripts_at_once=bulk.manifest.get("scripts_at_once"))
 
 
@@ -253,6 +347,14 @@ def cmd_bulk_status(args: argparse.Namespace) -> int:
     for line in lines:
         if line.status not in ("finished", "rejected"):
             print(f"  row {line.row}: {line.status}, {line.scenes}/{line.scenes_total} scenes")
+    for record in bulk.manifest.get("batches", []):
+        read = ""
+        if record.get("state") == "read":
+            read = f": {record.get('ok', 0)} answers, {record.get('failed', 0)} failed"
+        job = record.get("batch_id") or "(not created yet)"
+        state = record.get("status") or record.get("state")
+        calls = len(record["calls"])
+        print(f"  round {record['round']}: job {job}, {calls} calls, {state}{read}")
     return 0
 
 

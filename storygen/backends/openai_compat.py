@@ -144,6 +144,16 @@ def _context_too_long(exc: openai.APIStatusError) -> bool:
     )
 
 
+def _messages(kind: Kind, prompt: str, feedback: str | None) -> list[dict[str, str]]:
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"{prompt}\n\n{json_instruction(kind)}"},
+    ]
+    if feedback:
+        messages.append({"role": "user", "content": repair_request(feedback)})
+    return messages
+
+
 @dataclass
 class _Session:
     """Clients, pool and limiter bound to one event loop (one run)."""
@@ -290,12 +300,7 @@ class OpenAIBackend:
         hedge: int = 0,
     ) -> Generation[M]:
         session = self._session()
-        messages: list[dict[str, str]] = [
-            {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"{prompt}\n\n{json_instruction(kind)}"},
-        ]
-        if feedback:
-            messages.append({"role": "user", "content": repair_request(feedback)})
+        messages = _messages(kind, prompt, feedback)
         prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
         limit = self.max_tokens(feedback)
         headers = {"X-Storygen-Attempt": str(attempt)}
@@ -351,9 +356,29 @@ class OpenAIBackend:
                 f"({type(response).__name__}); check that the base URL ends in /v1"
             )
         usage = response.usage
+        spent = (usage.prompt_tokens + usage.completion_tokens) if usage else prompt_estimate
+        session.limiter.settle(booking, spent)
+        return self.read_answer(kind, parse, response, limit, prompt_estimate)
+
+    def chat_body(self, kind: Kind, prompt: str, seed: int) -> dict[str, Any]:
+        """The request a live call would send, as a Batch API line's ``body``."""
+        messages = _messages(kind, prompt, None)
+        params = self._params(kind, self.mode(), self.max_tokens())
+        return {"model": self.model, "messages": messages, "seed": seed, **params}
+
+    def read_answer(
+        self,
+        kind: Kind,
+        parse: type[M],
+        response: ChatCompletion,
+        limit: int,
+        prompt_estimate: int,
+    ) -> Generation[M]:
+        """A completion checked as every answer is: cut off, empty or off-schema is an error
+        the caller retries; live calls and Batch API lines go through here alike."""
+        usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else prompt_estimate
         completion_tokens = usage.completion_tokens if usage else 0
-        session.limiter.settle(booking, prompt_tokens + completion_tokens)
         choice = response.choices[0] if response.choices else None
         cut = choice is not None and choice.finish_reason == "length"
         if choice is None or not choice.message.content:

@@ -315,3 +315,73 @@ def test_llmock_speaks_the_same_protocol_and_its_prose_answers_are_retried_not_l
     assert bulk.manifest["tries"] == {"row2-scene1": 2, "row2-scene2": 2}
     uploads = [r for r in records if r.path.endswith("/files")]
     assert len(uploads) == 2  # one file a round, as llmock saw it
+
+
+def test_fallback_live_finishes_what_the_batch_api_failed(tmp_path: Path, serve: Serve) -> None:
+    server = serve(batch_delay_s=0.05, batch_fail_rate=0.5)
+    ideas = tmp_path / "ideas.csv"
+    ideas.write_text(IDEAS, encoding="utf-8")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "storygen",
+            "bulk",
+            str(ideas),
+            "--out-dir",
+            str(out),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--via",
+            "batch-api",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--model",
+            "gpt-4o-mini",
+            "--fallback",
+            "live",
+            "--poll-interval",
+            "0.02",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OPENAI_API_KEY": KEY},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "through the live API (--fallback live)" in done.stdout
+    assert "3 scripts finished, 0 not finished" in done.stdout
+    stats = _stats(server.url)
+    failed = sum(r["failed"] for r in json.loads((out / "manifest.json").read_text())["batches"])
+    assert failed > 0 and stats["requests"] > 0  # what failed in batch went live
+    bulk = BulkDir.open(out)
+    assert [sorted(ks) for ks in _indices(bulk)] == [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6], [1, 2, 3]]
+    assert all(len(ks) == len(set(ks)) for ks in _indices(bulk))
+
+
+def test_batch_api_needs_the_openai_backend_and_says_so(tmp_path: Path) -> None:
+    ideas = tmp_path / "ideas.csv"
+    ideas.write_text(IDEAS, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "storygen",
+            "bulk",
+            str(ideas),
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--via",
+            "batch-api",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "needs --backend openai" in done.stderr
+    assert not (tmp_path / "o").exists()  # refused before anything was made

@@ -95,3 +95,9 @@ def test_the_template_is_valid_and_a_file_is_read_by_its_suffix(tmp_path: Path) 
     latin.write_bytes("idea\nAbuela y el pan de ma\xf1ana\n".encode("latin-1"))
     with pytest.raises(InvalidRequestError, match="not UTF-8"):
         read_rows(latin)
+
+
+def test_the_example_file_in_the_readme_is_the_template() -> None:
+    """The README's bulk commands run on examples/ideas.csv; the app offers TEMPLATE."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "ideas.csv"
+    assert example.read_text(encoding="utf-8") == TEMPLATE

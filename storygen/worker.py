@@ -211,7 +211,7 @@ class Job:
                 continue
             if self.cancel_requested:  # cancelled before the child could say so itself
                 if lane.run_dir is not None:
-                    _mark_interrupted(lane.run_dir)
+                    mark_interrupted(lane.run_dir)
                 lane.cancel()
             else:
                 lane.fail(f"the run stopped before it finished ({reason})")
@@ -257,13 +257,20 @@ class Job:
 
 
 def _spawn_child(payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
-    """A fresh interpreter running ``child_main``; events come back on a private pipe."""
+    return spawn_entry("child_main", payload)
+
+
+def spawn_entry(entry: str, payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
+    """A fresh interpreter running ``storygen.worker.<entry>`` (or another module's, as
+    "module:function"); events come back on a private pipe."""
+    module, _, function = entry.rpartition(":")
+    module = module or "storygen.worker"
     read_fd, write_fd = os.pipe()
     root = str(Path(__file__).resolve().parents[1])
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - read by the listener once the child exits
     child = subprocess.Popen(
-        [sys.executable, "-c", f"from storygen.worker import child_main; child_main({write_fd})"],
+        [sys.executable, "-c", f"from {module} import {function}; {function}({write_fd})"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=errors,
@@ -331,14 +338,14 @@ def child_main(fd: int) -> None:
         for i, task in enumerate(tasks):
             if i not in ended:
                 if task.run_path:  # a lane cancelled before its engine started has no mark
-                    _mark_interrupted(RunDir(Path(task.run_path)))
+                    mark_interrupted(RunDir(Path(task.run_path)))
                 send(("cancelled", i))
     finally:
         with contextlib.suppress(OSError):
             out.close()
 
 
-def _mark_interrupted(run_dir: RunDir) -> None:
+def mark_interrupted(run_dir: RunDir) -> None:
     """A run that was cancelled before its engine could say so: "interrupted" on disk, with
     the scenes it kept, so that Resume finishes it. One the engine already marked stays as is."""
     try:

@@ -12,6 +12,7 @@ PAGES = {
     "pages/generate.py": "Generate a script",
     "pages/compare.py": "Compare batch sizes",
     "pages/runs.py": "Runs",
+    "pages/bulk.py": "Bulk: many scripts from one file",
 }
 
 

@@ -28,6 +28,7 @@ def main() -> None:
                 ),
                 st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
                 st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+                st.Page("pages/bulk.py", title="Bulk", icon=":material/dataset:"),
             ]
         )
         st.session_state["backend_choice"] = backend_sidebar()

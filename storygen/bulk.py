@@ -9,6 +9,7 @@ the scripts being written, not the length of the spreadsheet.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,8 +19,10 @@ from storygen.bulk_dir import BulkDir, Entry, SummaryLine
 from storygen.engine import Prior, run_async
 from storygen.errors import StoryGenError
 from storygen.events import Event, RunFinished, SceneFinished, Subscriber
+from storygen.models import ScriptRequest
 from storygen.retry import RetryPolicy
 from storygen.runner import run_sync
+from storygen.store import RunDir
 
 
 @dataclass
@@ -83,43 +86,49 @@ async def run_bulk_async(
     progress = progress or BulkProgress()
     progress.budget = budget
     entries = bulk.entries
-    runs = {e.row: bulk.run(e) for e in entries}
-    requests = {row: run.request() for row, run in runs.items()}
     progress.scripts_total = len(entries)
-    progress.scenes_total = sum(r.scene_count for r in requests.values())
-    policy = policy or RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
-    at_once = asyncio.Semaphore(scripts_at_once or max_in_flight)
-    for entry in entries:  # what earlier attempts wrote counts as done
-        if (done := runs[entry.row].finished_script()) is not None:
-            progress.scenes_done += len(done.scenes)
-            progress.scripts_done += 1
-        else:
-            progress.scenes_done += len(runs[entry.row].load_checkpoint())
+    progress.scenes_total = sum(e.scenes for e in entries)
     progress.notify()
+    policy = policy or RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
+    at_once = asyncio.Semaphore(scripts_at_once or default_at_once(entries, max_in_flight))
+
+    def load(entry: Entry) -> tuple[RunDir, ScriptRequest, bool]:
+        """Read from disk in a thread, while the scripts already loaded run."""
+        run_dir = bulk.run(entry)
+        request = run_dir.request()
+        if run_dir.status().get("status") == "finished":
+            if not bulk.export_path(entry.row).exists():  # killed between the two writes
+                script = run_dir.finished_script()
+                assert script is not None
+                bulk.write_export(entry.row, script)
+            return run_dir, request, True
+        progress.scenes_done += len(run_dir.load_checkpoint())  # done by earlier attempts
+        return run_dir, request, False
 
     async def one(entry: Entry) -> None:
-        run_dir = runs[entry.row]
-        if (done := run_dir.finished_script()) is not None:
-            if not bulk.export_path(entry.row).exists():  # killed between the two writes
-                bulk.write_export(entry.row, done)
+        run_dir, request, finished = await asyncio.to_thread(load, entry)
+        if finished:
+            progress.scenes_done += request.scene_count
+            progress.scripts_done += 1
+            progress.notify()
             return
         async with at_once:
             try:
                 with run_dir.writer():
                     script = await run_async(
-                        requests[entry.row],
+                        request,
                         backend,
                         policy=policy,
                         subscribers=[progress.for_row(entry.row)],
                         run_dir=run_dir,
-                        prior=Prior.for_resume(run_dir),
-                        budget=budget,
+                        prior=await asyncio.to_thread(Prior.for_resume, run_dir),
+                        budget=budget.share(entry.row),
                         close_backend=False,
                     )
             except StoryGenError:  # on disk in the run's status; the others go on
                 progress.scripts_failed += 1
                 return
-            bulk.write_export(entry.row, script)
+            await asyncio.to_thread(bulk.write_export, entry.row, script)
 
     try:
         await asyncio.gather(*(one(e) for e in entries))
@@ -129,6 +138,17 @@ async def run_bulk_async(
             await aclose()
         lines = bulk.write_summary()  # also after Ctrl-C: what is done so far
     return BulkResult(lines)
+
+
+def default_at_once(entries: list[Entry], max_in_flight: int) -> int:
+    """Enough scripts to keep the budget full twice over, and no more: each started script
+    costs memory and start-up work while it waits for room. Calls in flight go to the first
+    rows first (see Budget), so the scripts running are the ones finishing next."""
+    if not entries:
+        return 1
+    windows = sorted(e.window for e in entries)
+    typical = windows[len(windows) // 2]
+    return max(1, min(len(entries), math.ceil(2 * max_in_flight / typical)))
 
 
 def run_bulk(

@@ -293,7 +293,12 @@ class BatchRounds:
         )
         run.write_script(script)
         run.set_status(
-            "finished", error=None, scenes_done=state.total, wall_time_s=meta.wall_time_s
+            "finished",
+            error=None,
+            scenes_done=state.total,
+            wall_time_s=meta.wall_time_s,
+            prompt_tokens=meta.prompt_tokens,
+            completion_tokens=meta.completion_tokens,
         )
         self.bulk.write_export(row, script)
 

@@ -49,6 +49,8 @@ class Entry:
     row: int
     idea: str
     run_id: str
+    scenes: int = 0  # the script's scene count, so progress knows the total at once
+    window: int = 1  # the most calls in flight it asks for (1 for sequential)
 
 
 @dataclass
@@ -96,7 +98,13 @@ class BulkDir:
             )
         path.mkdir(parents=True, exist_ok=True)
         entries = [
-            Entry(r.row, r.request.idea, store.create(r.request, backend_settings).run_id)
+            Entry(
+                r.row,
+                r.request.idea,
+                store.create(r.request, backend_settings).run_id,
+                r.request.scene_count,
+                1 if r.request.strategy == "sequential" else r.request.concurrency,
+            )
             for r in valid
         ]
         manifest = {
@@ -183,12 +191,16 @@ def _line(entry: Entry, run: RunDir, price_as: str, batch: bool) -> SummaryLine:
     status = run.status()
     wall = status.get("wall_time_s")
     request: ScriptRequest = run.request()
-    done = run.load_checkpoint()
-    prompt = sum(t.prompt_tokens + t.extra_prompt_tokens for _, t in done.values())
-    completion = sum(t.completion_tokens + t.extra_completion_tokens for _, t in done.values())
-    script = run.finished_script()
-    if script is not None:
-        prompt, completion = script.meta.prompt_tokens, script.meta.completion_tokens
+    if status.get("status") == "finished" and "prompt_tokens" in status:
+        scenes = request.scene_count  # no need to read thousands of checkpoint lines
+        prompt, completion = int(status["prompt_tokens"]), int(status["completion_tokens"])
+    else:
+        done = run.load_checkpoint()
+        scenes = len(done)
+        prompt = sum(t.prompt_tokens + t.extra_prompt_tokens for _, t in done.values())
+        completion = sum(t.completion_tokens + t.extra_completion_tokens for _, t in done.values())
+        if (script := run.finished_script()) is not None:  # finished before tokens were kept
+            prompt, completion = script.meta.prompt_tokens, script.meta.completion_tokens
     model = str(run.backend_settings().get("model", ""))
     priced_as = price_as if is_simulated(model) else model
     cost = estimate_cost(priced_as, prompt, completion, batch=batch)
@@ -197,7 +209,7 @@ def _line(entry: Entry, run: RunDir, price_as: str, batch: bool) -> SummaryLine:
         idea=entry.idea,
         status=str(status.get("status", "unknown")),
         run_id=entry.run_id,
-        scenes=len(done),
+        scenes=scenes,
         scenes_total=request.scene_count,
         wall_time_s=None if wall is None else round(float(wall), 3),
         prompt_tokens=prompt,

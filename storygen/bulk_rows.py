@@ -46,7 +46,7 @@ class Defaults:
     language: str = "en"
     strategy: str = "outline"
     concurrency: str = "10"  # a whole number, or "adaptive"
-    seed: int = 0
+    seed: int | None = None  # None: the row's number, so scripts draw different latencies
     max_concurrency: int = 32  # the most an adaptive row may reach
     hedge: HedgeSettings | None = None
 
@@ -78,7 +78,7 @@ def _number(name: str, text: str, kind: type[int] | type[float]) -> int | float:
         raise InvalidRequestError(f"{name}: expected {what} (got {text!r})", name) from None
 
 
-def request_for(values: Mapping[str, Any], defaults: Defaults) -> ScriptRequest:
+def request_for(values: Mapping[str, Any], defaults: Defaults, row: int = 0) -> ScriptRequest:
     """One row's request: its own values, the defaults for the cells left empty."""
     given = {k: v for k, v in values.items() if v is not None and str(v).strip() != ""}
     cells = {k: str(v).strip() if isinstance(v, str) else v for k, v in given.items()}
@@ -90,7 +90,7 @@ def request_for(values: Mapping[str, Any], defaults: Defaults) -> ScriptRequest:
         "style": cells.get("style", defaults.style),
         "language": cells.get("language", defaults.language),
         "strategy": cells.get("strategy", defaults.strategy),
-        "seed": defaults.seed,
+        "seed": row if defaults.seed is None else defaults.seed,
         "hedge": defaults.hedge,
         "adaptive": AdaptiveSettings() if adaptive else None,
     }
@@ -165,7 +165,7 @@ def parse_rows(text: str, kind: str, defaults: Defaults | None = None) -> Rows:
             problems.append(f"unknown column {unknown[0]!r} (allowed: {allowed})")
         if not problems:
             try:
-                valid.append(Row(line, request_for(record, defaults)))
+                valid.append(Row(line, request_for(record, defaults, line)))
                 continue
             except InvalidRequestError as exc:
                 problems.append(str(exc).removeprefix("invalid request: "))

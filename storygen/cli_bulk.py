@@ -55,7 +55,8 @@ def add_parsers(sub: Any) -> None:
         "--scripts-at-once",
         type=int,
         default=None,
-        help="scripts being written at once (default: --max-in-flight)",
+        help="scripts being written at once (default: enough to fill --max-in-flight "
+        "twice over with their windows)",
     )
     bulk.add_argument("--format", choices=export.FORMATS, default="json", help="each export")
     bulk.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")
@@ -100,7 +101,13 @@ def add_parsers(sub: Any) -> None:
     )
     cells.add_argument("--style", default="cinematic", help="visual style")
     cells.add_argument("--language", default="en", help="an ISO 639 code")
-    cells.add_argument("--seed", type=int, default=0, help="same seed, same simulated latencies")
+    cells.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="one seed for every row (default: the row's number, so each script draws its "
+        "own simulated latencies)",
+    )
     add_hedge_flags(bulk)
     add_price_as(bulk)
     add_backend_flags(bulk)

@@ -12,7 +12,7 @@ from typing import Any
 
 from storygen.adaptive import Controller, Gate
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
-from storygen.budget import Budget
+from storygen.budget import Budget, Share
 from storygen.errors import (
     MalformedOutputError,
     PermanentError,
@@ -114,7 +114,7 @@ class _Run:
         subscribers: Iterable[Subscriber],
         run_dir: RunDir | None,
         prior: Prior,
-        budget: Budget | None = None,
+        budget: Budget | Share | None = None,
     ) -> None:
         self.request, self.backend, self.policy = request, backend, policy
         self.budget = budget
@@ -195,7 +195,7 @@ class _Run:
             if not self.strategy.needs_outline or await self._ensure_outline():
                 await self._write_scenes()
             if self.failure is None:
-                return self._finish()
+                return await self._finish()
         except Exception as exc:  # a bug, or the store failing at the very end
             self._fail(None, exc)
         except BaseException as exc:  # Ctrl-C: say so on disk, keep the scenes
@@ -412,7 +412,7 @@ class _Run:
         result = await self.hedger.call(copy)
         return result.generation, result
 
-    def _finish(self) -> Script:
+    async def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset
         self.meta.timeline = [self.timings[k] for k in sorted(self.timings)]
         if self.controller is not None:
@@ -424,16 +424,21 @@ class _Run:
             scenes=[self.scenes[k] for k in range(1, self.total + 1)],
             meta=self.meta,
         )
-        if self.run_dir:
-            self.run_dir.write_script(script)
-            self.run_dir.set_status(
-                "finished",
-                error=None,
-                scenes_done=self.total,
-                wall_time_s=self.meta.wall_time_s,
-            )
+        if self.run_dir:  # in a thread: fsyncs must not stall the other runs of a bulk run
+            await asyncio.to_thread(self._save, self.run_dir, script)
         self.emit(RunFinished(script))
         return script
+
+    def _save(self, run_dir: RunDir, script: Script) -> None:
+        run_dir.write_script(script)
+        run_dir.set_status(
+            "finished",
+            error=None,
+            scenes_done=self.total,
+            wall_time_s=self.meta.wall_time_s,
+            prompt_tokens=self.meta.prompt_tokens,  # a summary of many runs reads only this
+            completion_tokens=self.meta.completion_tokens,
+        )
 
 
 async def run_async(
@@ -444,7 +449,7 @@ async def run_async(
     subscribers: Iterable[Subscriber] = (),
     run_dir: RunDir | None = None,
     prior: Prior | None = None,
-    budget: Budget | None = None,
+    budget: Budget | Share | None = None,
     close_backend: bool = True,
 ) -> Script:
     """Write every scene of ``request``; raises RunFailedError with the failing scene.

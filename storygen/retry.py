@@ -91,11 +91,23 @@ async def call_with_retries(
     call: Callable[[int, str | None], Awaitable[T]],
     before_sleep: BeforeSleep | None = None,
 ) -> tuple[T, int]:
-    """Run ``call(attempt, feedback)`` until it succeeds; return (result, attempts)."""
-    feedback: str | None = None
+    """Run ``call(attempt, feedback)`` until it succeeds; return (result, attempts).
+
+    The first attempt runs outside tenacity: most calls succeed at once, and a bulk run of
+    thousands of calls a second should not pay for a retry loop it does not use. A first
+    failure is handed to the same tenacity loop, so waits, limits and callbacks are as if
+    tenacity had run it.
+    """
+    try:
+        return await call(1, None), 1
+    except TransientError as exc:
+        first: TransientError = exc
+    feedback = str(first) if isinstance(first, MalformedOutputError) else None
     async for attempt in policy.retrying(before_sleep):
         with attempt:
             n = attempt.retry_state.attempt_number
+            if n == 1:
+                raise first
             try:
                 return await call(n, feedback), n
             except MalformedOutputError as exc:

@@ -149,7 +149,9 @@ class RunDir:
         read-only folder, file-size limit); the scene is then not on disk.
         """
         path = self.path / "checkpoint.jsonl"
-        line = json.dumps({"scene": scene.model_dump(), "timing": timing.model_dump()})
+        # pydantic's own serializer: the same JSON as json.dumps of model_dump, a few
+        # times faster, which a bulk run of thousands of scenes a second feels
+        line = f'{{"scene": {scene.model_dump_json()}, "timing": {timing.model_dump_json()}}}'
         try:
             if self._checkpoint is None:
                 self._checkpoint = _open_for_append(path)

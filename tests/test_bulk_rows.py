@@ -101,3 +101,10 @@ def test_the_example_file_in_the_readme_is_the_template() -> None:
     """The README's bulk commands run on examples/ideas.csv; the app offers TEMPLATE."""
     example = Path(__file__).resolve().parents[1] / "examples" / "ideas.csv"
     assert example.read_text(encoding="utf-8") == TEMPLATE
+
+
+def test_without_a_seed_each_row_draws_its_own_so_scripts_do_not_move_in_lockstep() -> None:
+    rows = parse_rows("idea,seed\nA,\nB,\nC,7\n", "csv")
+    assert [r.request.seed for r in rows.valid] == [2, 3, 7]
+    one_seed = parse_rows("idea\nA\nB\n", "csv", Defaults(seed=5))
+    assert [r.request.seed for r in one_seed.valid] == [5, 5]

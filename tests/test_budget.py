@@ -1,0 +1,73 @@
+"""The budget shared by a bulk run's scripts: a hard cap, freed slots to the first rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storygen.budget import Budget
+
+
+def test_a_freed_slot_goes_to_the_smallest_priority_not_the_longest_waiter() -> None:
+    async def scenario() -> list[int]:
+        budget = Budget(1)
+        order: list[int] = []
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with budget.slot(0):
+                await release.wait()
+
+        async def waiter(priority: int) -> None:
+            async with budget.slot(priority):
+                order.append(priority)
+
+        first = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        waiters = [asyncio.create_task(waiter(p)) for p in (5, 3, 9, 3)]
+        await asyncio.sleep(0)  # all four are waiting now, in that order
+        assert budget.in_flight == 1
+        release.set()
+        await asyncio.gather(first, *waiters)
+        assert budget.in_flight == 0 and budget.peak == 1
+        return order
+
+    # row 3 twice (in arrival order), then 5, then 9; never more than one at once
+    assert asyncio.run(scenario()) == [3, 3, 5, 9]
+
+
+def test_a_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
+    async def scenario() -> tuple[int, list[str]]:
+        budget = Budget(1)
+        got: list[str] = []
+        tasks: dict[str, asyncio.Task[None]] = {}
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with budget.slot(0):
+                await release.wait()
+            # the slot was just handed to "doomed", which has not run yet; it is
+            # cancelled in this very step: the slot must go on to "later", not be lost
+            tasks["doomed"].cancel()
+
+        async def waiter(name: str, priority: int) -> None:
+            async with budget.slot(priority):
+                got.append(name)
+
+        held = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        tasks["doomed"] = asyncio.create_task(waiter("doomed", 1))
+        later = asyncio.create_task(waiter("later", 2))
+        await asyncio.sleep(0)  # both wait for the slot now
+        release.set()
+        everyone = asyncio.gather(held, tasks["doomed"], later, return_exceptions=True)
+        await asyncio.wait_for(everyone, 10)  # a lost slot would leave "later" waiting
+        return budget.in_flight, got
+
+    assert asyncio.run(scenario()) == (0, ["later"])
+
+
+def test_the_limit_is_checked() -> None:
+    with pytest.raises(ValueError, match="between 1 and 10000"):
+        Budget(0)

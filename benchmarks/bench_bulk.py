@@ -200,7 +200,7 @@ def main() -> None:
         show("kill", kill_and_resume(args.scripts, 200))
     if args.only in (None, "batch"):
         for strategy, window in (("outline", 25), ("batched", 25)):
-            show("batch", batch_api(100, 2.0, strategy, window))
+            show("batch", batch_api(100, 10.0, strategy, window))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"bulk{'-' + args.only if args.only else ''}.json").write_text(
         json.dumps(report, indent=2)

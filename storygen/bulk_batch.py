@@ -169,11 +169,15 @@ class BatchRounds:
         errors = {cid: why for cid, (body, why) in answers.items() if body is None}
         ok = 0
         read_at = time.time() - self.zero
+        states: dict[int, ScriptState] = {}  # read from disk once per job, then kept current
         for cid in record["calls"]:
             body, why = answers.get(cid, (None, f"no line came back (the job {batch.status})"))
             if body is not None:
                 try:
-                    self._accept(cid, body, record, read_at)
+                    row = parse_custom_id(cid)[0]
+                    if row not in states:
+                        states[row] = self._state(row)
+                    self._accept(cid, body, record, read_at, states[row])
                     ok += 1
                     continue
                 except (MalformedOutputError, ValueError) as exc:
@@ -183,8 +187,8 @@ class BatchRounds:
         record["state"], record["status"] = "read", batch.status
         record["ok"], record["failed"] = ok, len(record["calls"]) - ok
         self.bulk.save()
-        for row in {parse_custom_id(cid)[0] for cid in record["calls"]}:
-            self._finish_if_done(row)
+        for row in sorted({parse_custom_id(cid)[0] for cid in record["calls"]}):
+            self._finish_if_done(row, states.get(row))
         if self.on_round:
             report = RoundReport(
                 record["round"], batch.id, batch.status, len(record["calls"]), ok, record["failed"]
@@ -208,9 +212,12 @@ class BatchRounds:
         code = (error or {}).get("code") or response.get("status_code")
         answers[cid] = (None, f"the line failed ({code}: {detail})"[:300])
 
-    def _accept(self, cid: str, body: dict[str, Any], record: dict[str, Any], at: float) -> None:
+    def _accept(
+        self, cid: str, body: dict[str, Any], record: dict[str, Any], at: float, state: ScriptState
+    ) -> None:
+        """Check one answer and checkpoint it; ``state`` is kept in step with the store."""
         row, index = parse_custom_id(cid)
-        run, state = self.runs[row], self._state(row)
+        run = self.runs[row]
         completion = ChatCompletion.model_validate(body)
         limit = self.backend.max_tokens()
         if index == 0:
@@ -222,6 +229,7 @@ class BatchRounds:
                 )
             if state.outline is None:
                 run.save_outline(gen.value)
+                state.outline = gen.value
                 self._tokens(row, gen.prompt_tokens, gen.completion_tokens)
             return
         if index in state.scenes:
@@ -250,6 +258,7 @@ class BatchRounds:
             call_start_s=start,
         )
         run.append(scene, timing)
+        state.scenes[index] = scene
 
     def _tokens(self, row: int, prompt: int, completion: int) -> None:
         self.runs[row].set_status("running", outline_tokens=[prompt, completion])
@@ -263,8 +272,8 @@ class BatchRounds:
             message = f"{what} failed in {tries[cid]} Batch API rounds: {why}"
             self.runs[row].set_status("failed", error=message)
 
-    def _finish_if_done(self, row: int) -> None:
-        state, run = self._state(row), self.runs[row]
+    def _finish_if_done(self, row: int, state: ScriptState | None = None) -> None:
+        state, run = state or self._state(row), self.runs[row]
         if not state.finished or run.status().get("status") == "finished":
             return
         done = run.load_checkpoint()

@@ -3,20 +3,17 @@
 Each script keeps its own strategy and window; the budget caps what they send together,
 so a hundred scripts never put a hundred windows of calls on one provider at once.
 
-A freed slot goes to the waiting call of the script with the smallest priority (its row),
-not to the longest waiter: scripts then finish one after another, in order, instead of
-all together at the very end. The budget stays as full, the first scripts are done early,
-and their memory and their end-of-script writes are spread over the run.
+Freed slots go to the longest waiter (first come, first served), so every script moves
+on at the same pace. Handing them to the first rows instead makes scripts finish in
+order, but then the last rows start late and, held to their own window, trail on alone:
+measured on 50-200 scripts that cost 3 to 12 points of throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 
 class Budget:
@@ -28,51 +25,14 @@ class Budget:
         self.limit = limit
         self.in_flight = 0
         self.peak = 0  # the most ever in flight: what a test or the summary checks
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()  # first come, first served within one priority
-
-    def share(self, priority: int) -> Share:
-        """The budget as one run sees it: its calls wait with this priority."""
-        return Share(self, priority)
+        self._semaphore = asyncio.Semaphore(limit)  # FIFO, and a cancelled waiter passes on
 
     @contextlib.asynccontextmanager
-    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
-        if self.in_flight < self.limit:
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._semaphore:
             self.in_flight += 1
-        else:
-            future = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiting, (priority, next(self._order), future))
+            self.peak = max(self.peak, self.in_flight)
             try:
-                await future  # the slot is handed over: in_flight already counts it
-            except asyncio.CancelledError:
-                if future.done() and not future.cancelled():
-                    self._release()  # handed a slot, then cancelled: pass it on
-                raise
-        self.peak = max(self.peak, self.in_flight)
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        while self._waiting:
-            _, _, future = heapq.heappop(self._waiting)
-            if not future.done():  # a cancelled waiter left its entry behind
-                future.set_result(None)
-                return
-        self.in_flight -= 1
-
-
-@dataclass(frozen=True)
-class Share:
-    """What the engine holds: ``slot()`` of the shared budget at one run's priority."""
-
-    budget: Budget
-    priority: int
-
-    def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return self.budget.slot(self.priority)
-
-    @property
-    def in_flight(self) -> int:
-        return self.budget.in_flight
+                yield
+            finally:
+                self.in_flight -= 1

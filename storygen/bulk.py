@@ -2,14 +2,13 @@
 
 Every script keeps its own strategy and run directory; what they share is the backend
 (so one key pool and one RPM/TPM limiter) and a ``Budget`` that caps their calls in
-flight together. Scripts are started ``scripts_at_once`` at a time, so memory follows
-the scripts being written, not the length of the spreadsheet.
+flight together. At most ``scripts_at_once`` scripts are in progress (500 by default), so
+memory follows the scripts being written, not the length of the spreadsheet.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +22,10 @@ from storygen.models import ScriptRequest
 from storygen.retry import RetryPolicy
 from storygen.runner import run_sync
 from storygen.store import RunDir
+
+# Scripts in progress at once, at most: all of them progress together (see Budget), and
+# each holds its written scenes (~7 KB each) until it is done
+MAX_AT_ONCE = 500
 
 
 @dataclass
@@ -90,7 +93,7 @@ async def run_bulk_async(
     progress.scenes_total = sum(e.scenes for e in entries)
     progress.notify()
     policy = policy or RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
-    at_once = asyncio.Semaphore(scripts_at_once or default_at_once(entries, max_in_flight))
+    at_once = asyncio.Semaphore(scripts_at_once or MAX_AT_ONCE)
 
     def load(entry: Entry) -> tuple[RunDir, ScriptRequest, bool]:
         """Read from disk in a thread, while the scripts already loaded run."""
@@ -122,13 +125,13 @@ async def run_bulk_async(
                         subscribers=[progress.for_row(entry.row)],
                         run_dir=run_dir,
                         prior=await asyncio.to_thread(Prior.for_resume, run_dir),
-                        budget=budget.share(entry.row),
+                        budget=budget,
                         close_backend=False,
                     )
             except StoryGenError:  # on disk in the run's status; the others go on
                 progress.scripts_failed += 1
                 return
-            await asyncio.to_thread(bulk.write_export, entry.row, script)
+            await asyncio.to_thread(bulk.write_export, entry.row, script, run_dir)
 
     try:
         await asyncio.gather(*(one(e) for e in entries))
@@ -138,17 +141,6 @@ async def run_bulk_async(
             await aclose()
         lines = bulk.write_summary()  # also after Ctrl-C: what is done so far
     return BulkResult(lines)
-
-
-def default_at_once(entries: list[Entry], max_in_flight: int) -> int:
-    """Enough scripts to keep the budget full twice over, and no more: each started script
-    costs memory and start-up work while it waits for room. Calls in flight go to the first
-    rows first (see Budget), so the scripts running are the ones finishing next."""
-    if not entries:
-        return 1
-    windows = sorted(e.window for e in entries)
-    typical = windows[len(windows) // 2]
-    return max(1, min(len(entries), math.ceil(2 * max_in_flight / typical)))
 
 
 def run_bulk(

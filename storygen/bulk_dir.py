@@ -50,7 +50,6 @@ class Entry:
     idea: str
     run_id: str
     scenes: int = 0  # the script's scene count, so progress knows the total at once
-    window: int = 1  # the most calls in flight it asks for (1 for sequential)
 
 
 @dataclass
@@ -103,7 +102,6 @@ class BulkDir:
                 r.request.idea,
                 store.create(r.request, backend_settings).run_id,
                 r.request.scene_count,
-                1 if r.request.strategy == "sequential" else r.request.concurrency,
             )
             for r in valid
         ]
@@ -161,11 +159,17 @@ class BulkDir:
     def export_path(self, row: int) -> Path:
         return self.path / "scripts" / f"row-{row:04d}.{self.format}"
 
-    def write_export(self, row: int, script: Script) -> Path:
-        """Atomically, so a kill never leaves half a script for a reader to trust."""
+    def write_export(self, row: int, script: Script, run: RunDir | None = None) -> Path:
+        """Atomically, so a kill never leaves half a script for a reader to trust. A JSON
+        export is the run's script.json, copied rather than serialized again."""
         path = self.export_path(row)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, export.render(script, self.format))
+        written = run.path / "script.json" if run is not None else None
+        if self.format == "json" and written is not None and written.exists():
+            text = written.read_text(encoding="utf-8")
+        else:
+            text = export.render(script, self.format)
+        atomic_write(path, text)
         return path
 
     def summary(self) -> list[SummaryLine]:

@@ -55,8 +55,8 @@ def add_parsers(sub: Any) -> None:
         "--scripts-at-once",
         type=int,
         default=None,
-        help="scripts being written at once (default: enough to fill --max-in-flight "
-        "twice over with their windows)",
+        help="scripts in progress at once, at most (default: 500); each holds its written "
+        "scenes in memory until it is done",
     )
     bulk.add_argument("--format", choices=export.FORMATS, default="json", help="each export")
     bulk.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")

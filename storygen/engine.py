@@ -12,7 +12,7 @@ from typing import Any
 
 from storygen.adaptive import Controller, Gate
 from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
-from storygen.budget import Budget, Share
+from storygen.budget import Budget
 from storygen.errors import (
     MalformedOutputError,
     PermanentError,
@@ -114,7 +114,7 @@ class _Run:
         subscribers: Iterable[Subscriber],
         run_dir: RunDir | None,
         prior: Prior,
-        budget: Budget | Share | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.request, self.backend, self.policy = request, backend, policy
         self.budget = budget
@@ -449,7 +449,7 @@ async def run_async(
     subscribers: Iterable[Subscriber] = (),
     run_dir: RunDir | None = None,
     prior: Prior | None = None,
-    budget: Budget | Share | None = None,
+    budget: Budget | None = None,
     close_backend: bool = True,
 ) -> Script:
     """Write every scene of ``request``; raises RunFailedError with the failing scene.
@@ -465,8 +465,8 @@ async def run_async(
             try:
                 return await run.execute()
             finally:
-                if run_dir:
-                    run_dir.close()
+                if run_dir:  # an fsync: off the loop, where other runs may be waiting
+                    await asyncio.to_thread(run_dir.close)
     finally:
         aclose = getattr(backend, "aclose", None) if close_backend else None
         if aclose is not None:

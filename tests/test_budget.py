@@ -1,4 +1,4 @@
-"""The budget shared by a bulk run's scripts: a hard cap, freed slots to the first rows."""
+"""The budget shared by a bulk run's scripts: a hard cap, freed slots to the longest waiter."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ import pytest
 from storygen.budget import Budget
 
 
-def test_a_freed_slot_goes_to_the_smallest_priority_not_the_longest_waiter() -> None:
+def test_a_freed_slot_goes_to_the_longest_waiter_and_the_cap_holds() -> None:
     async def scenario() -> list[int]:
         budget = Budget(1)
         order: list[int] = []
+        at_once: list[int] = []
         release = asyncio.Event()
 
         async def holder() -> None:
-            async with budget.slot(0):
+            async with budget.slot():
                 await release.wait()
 
-        async def waiter(priority: int) -> None:
-            async with budget.slot(priority):
-                order.append(priority)
+        async def waiter(name: int) -> None:
+            async with budget.slot():
+                order.append(name)
+                at_once.append(budget.in_flight)
 
         first = asyncio.create_task(holder())
         await asyncio.sleep(0)
@@ -30,11 +32,11 @@ def test_a_freed_slot_goes_to_the_smallest_priority_not_the_longest_waiter() -> 
         assert budget.in_flight == 1
         release.set()
         await asyncio.gather(first, *waiters)
-        assert budget.in_flight == 0 and budget.peak == 1
+        assert budget.in_flight == 0 and budget.peak == 1 and at_once == [1, 1, 1, 1]
         return order
 
-    # row 3 twice (in arrival order), then 5, then 9; never more than one at once
-    assert asyncio.run(scenario()) == [3, 3, 5, 9]
+    # every script moves on at the same pace: arrival order, never more than one at once
+    assert asyncio.run(scenario()) == [5, 3, 9, 3]
 
 
 def test_a_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
@@ -45,20 +47,20 @@ def test_a_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
         release = asyncio.Event()
 
         async def holder() -> None:
-            async with budget.slot(0):
+            async with budget.slot():
                 await release.wait()
             # the slot was just handed to "doomed", which has not run yet; it is
             # cancelled in this very step: the slot must go on to "later", not be lost
             tasks["doomed"].cancel()
 
-        async def waiter(name: str, priority: int) -> None:
-            async with budget.slot(priority):
+        async def waiter(name: str) -> None:
+            async with budget.slot():
                 got.append(name)
 
         held = asyncio.create_task(holder())
         await asyncio.sleep(0)
-        tasks["doomed"] = asyncio.create_task(waiter("doomed", 1))
-        later = asyncio.create_task(waiter("later", 2))
+        tasks["doomed"] = asyncio.create_task(waiter("doomed"))
+        later = asyncio.create_task(waiter("later"))
         await asyncio.sleep(0)  # both wait for the slot now
         release.set()
         everyone = asyncio.gather(held, tasks["doomed"], later, return_exceptions=True)

@@ -65,6 +65,7 @@ class Controller:
         self._levels: deque[float] = deque(maxlen=LEVELS)  # each round's median call time
         self._answers = 0  # since the last change: one round is `current()` answers
         self._since_cut = 1 << 30
+        self._cut_ticket = 0  # calls started before the last cut: the old queue's answers
         self.trace: list[tuple[float, int]] = []  # (time, limit) at the start and each change
         self.rate_limited = 0
         self.window: LearnedWindow | None = None  # the gate's, when it has one
@@ -98,18 +99,23 @@ class Controller:
         self.slow_start = False
         self.ceiling = self.limit
         self._since_cut = 0
+        self._cut_ticket = self._tickets
         self._recent.clear()  # judge the new limit by its own answers, not the old queue's
         self._set(back_to)
 
     def on_answer(self, seconds: float, ticket: int = 0) -> None:
         """A call answered after ``seconds`` (queueing included)."""
-        self._recent.append(seconds)
-        self._answers += 1
         self._since_cut += 1
         if 0 < ticket <= BASELINE and self.no_load is None:
             self._first[ticket] = seconds
             if len(self._first) == BASELINE:
                 self.no_load = self._baseline = statistics.median(self._first.values())
+        if 0 < ticket <= self._cut_ticket:
+            # sent before the last cut, it waited in the queue that cut was about: judging
+            # the new limit by it would cut again, and again, while the queue drains
+            return
+        self._recent.append(seconds)
+        self._answers += 1
         if self._answers < self.current():
             return  # decide once per round
         if self.no_load is not None:

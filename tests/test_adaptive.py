@@ -277,3 +277,19 @@ def test_under_an_unknown_rpm_limit_the_learned_window_keeps_429s_rare() -> None
     assert len(script.scenes) == 200
     assert 0 < script.meta.rate_limited <= 8
     assert backend.calls == 200 + script.meta.rate_limited
+
+
+def test_answers_of_calls_sent_before_a_cut_do_not_cut_again() -> None:
+    """The queue a cut was about drains slowly: its late answers are not news about the
+    new limit, or a queue of 32 calls would cut 16 to 11, 7 and 5 one round after another."""
+    c, _ = controller(start=2)
+    answer_rounds(c, 0.1, 4)  # no-load level 0.1 s, slow start up to 32
+    queued = [c.ticket() for _ in range(c.current())]  # a full window, sent into a queue
+    answer_rounds(c, 0.4, 1)  # a round of queueing: cut
+    after_cut = c.current()
+    assert after_cut < 32
+    for ticket in queued:  # the old queue's answers arrive late, slower still
+        c.on_answer(0.6, ticket)
+    assert c.current() == after_cut  # no second cut for the same queue
+    answer_rounds(c, 0.4, 1)  # calls sent at the new limit queue too: that is news
+    assert c.current() < after_cut

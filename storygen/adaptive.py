@@ -152,11 +152,12 @@ class Controller:
 class _Start:
     """One attempt as the window saw it: when it started, and whether it was refused."""
 
-    __slots__ = ("at", "refused")
+    __slots__ = ("answered_at", "at", "refused")
 
     def __init__(self, at: float) -> None:
         self.at = at
         self.refused = False
+        self.answered_at: float | None = None
 
 
 class LearnedWindow:
@@ -223,6 +224,15 @@ class LearnedWindow:
             return self.room_in()
         return max(0.0, counted[-self.size] + self.span - now)
 
+    def _arrival(self, first: _Start) -> float:
+        """When the provider got a call: sent at ``at``, but a first call also opens the
+        connection. Its answer came a typical call time after it arrived, so the later of
+        the two is the better guess: a window counted from the send is too long."""
+        took = sorted(s.answered_at - s.at for s in self._starts if s.answered_at is not None)
+        if first.answered_at is None or not took:
+            return first.at
+        return max(first.at, first.answered_at - took[len(took) // 2])
+
     def start(self) -> _Start:
         start = _Start(self._clock())
         self._starts.append(start)
@@ -236,7 +246,7 @@ class LearnedWindow:
         accepted = self._accepted_before(start)
         leaves = start.at + retry_after  # when the oldest call the provider counts leaves
         if self.size is None:
-            first = self._starts[0].at if self._starts else start.at
+            first = self._arrival(self._starts[0]) if self._starts else start.at
             self.size = max(1, len(accepted))
             self.span = max(leaves - first, 1e-3) * (1 + self.MARGIN)
         elif start.at >= self.changed_at:  # let through by the window as it is now
@@ -262,8 +272,11 @@ class Gate:
     so when room comes back it is not rushed by everyone who was waiting for it.
     """
 
-    def __init__(self, limit: Callable[[], int], controller: Controller | None = None) -> None:
+    def __init__(
+        self, limit: Callable[[], int], controller: Controller | None = None, paced: bool = True
+    ) -> None:
         self.limit = limit
+        self.paced = paced  # batched runs start a batch at once: the strategy's own rhythm
         self.active = 0
         # after a 429 with no Retry-After to learn from: this many at a time, doubling with
         # each call that gets through, so the provider is tested by one call, then ramped
@@ -274,8 +287,10 @@ class Gate:
         controller = controller or (owner if isinstance(owner, Controller) else None)
         if controller is not None:
             controller.window = self.window  # a 429 the window answers is not cut twice
+        self.controller = controller
         self._cond: asyncio.Condition | None = None
         self._paused_until = 0.0
+        self._last_start = float("-inf")
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -294,7 +309,17 @@ class Gate:
         allowed = self.limit() if self.ramp is None else min(self.ramp, self.limit())
         if self.active >= allowed:
             return None
-        return max(self._paused_until - self._now(), self.window.room_in(), 0.0)
+        now = self._now()
+        return max(self._paused_until - now, self.window.room_in(), self._pace(now), 0.0)
+
+    def _pace(self, now: float) -> float:
+        """In slow start, the calls a doubling allows leave spread over a call time, not in
+        one burst: a burst that crosses a provider's limit is refused whole before its
+        first 429 comes back (paced slow start, as in TCP)."""
+        c = self.controller
+        if not self.paced or c is None or not c.slow_start or c.no_load is None:
+            return 0.0
+        return self._last_start + c.no_load / max(1, c.current()) - now
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -304,6 +329,7 @@ class Gate:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(cond.wait(), timeout=wait)
             self.active += 1
+            self._last_start = self._now()
             start = self.window.start()
         try:
             yield
@@ -312,6 +338,7 @@ class Gate:
                 self.ramp = 1  # the provider is full and said nothing more: test it
             raise
         else:
+            start.answered_at = self._now()
             if self.ramp is not None:
                 self.ramp = None if self.ramp * 2 >= self.limit() else self.ramp * 2
         finally:

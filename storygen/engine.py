@@ -127,7 +127,8 @@ class _Run:
         if request.adaptive is not None and request.strategy != "sequential":
             self.controller = Controller(request.adaptive, request.concurrency, clock=self.now)
         limit = self.controller.current if self.controller else None
-        self.gate = Gate(limit) if limit is not None else None
+        paced = request.strategy != "batched"  # a batch starts at once, by design
+        self.gate = Gate(limit, self.controller, paced) if limit is not None else None
         self.strategy = strategy_for(request, limit)
         self.outline = prior.outline
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}

@@ -293,3 +293,50 @@ def test_answers_of_calls_sent_before_a_cut_do_not_cut_again() -> None:
     assert c.current() == after_cut  # no second cut for the same queue
     answer_rounds(c, 0.4, 1)  # calls sent at the new limit queue too: that is news
     assert c.current() < after_cut
+
+
+def test_in_slow_start_the_calls_a_doubling_allows_leave_spread_not_in_one_burst() -> None:
+    """A burst that crosses a provider's limit is refused whole before its first 429 comes
+    back; spread over a call time, only the calls sent while that 429 travels are."""
+    c, _ = controller(start=8)
+    answer_rounds(c, 0.08, 3)  # the no-load level: 0.08 s, still in slow start
+    assert c.slow_start and c.no_load == pytest.approx(0.08)
+    gate = Gate(c.current, c)
+    starts: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def one() -> None:
+            async with gate.slot():
+                starts.append(loop.time())
+                await asyncio.Event().wait()  # stays in flight
+
+        tasks = [asyncio.create_task(one()) for _ in range(8)]
+        while len(starts) < 8:
+            await asyncio.sleep(0.005)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(scenario())
+    spacing = 0.08 / c.current()
+    # eight starts at least a spacing apart (a slow machine only spreads them more)
+    assert starts[-1] - starts[0] >= 7 * spacing * 0.9
+
+
+def test_a_first_call_slowed_by_opening_the_connection_does_not_stretch_the_window() -> None:
+    """Over HTTP the first call also opens the connection: sent at 0, it reached the
+    provider only at 0.3. Counting the window from the send would make it 0.3 s too long
+    and leave a quarter of the provider's limit unused."""
+    clock = Tick()
+    window = LearnedWindow(clock)
+    first, *rest = fill(window, clock, [0.0, 0.35, 0.4, 0.45, 0.5])
+    first.answered_at = 0.4  # 0.3 s of connection, then a 0.1 s call
+    for s in rest:
+        s.answered_at = s.at + 0.1  # the typical call: 0.1 s
+    clock.now = 0.55
+    refused = window.start()
+    assert window.refused(refused, retry_after=0.75)  # the first call leaves at 1.3
+    # counted from its arrival (0.4 - 0.1 = 0.3), not its send (0): 1.0 s, not 1.3 s
+    assert window.span == pytest.approx(1.0 * (1 + LearnedWindow.MARGIN))

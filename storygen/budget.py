@@ -6,7 +6,7 @@ so a hundred scripts never put a hundred windows of calls on one provider at onc
 Freed slots go to the longest waiter (first come, first served), so every script moves
 on at the same pace. Handing them to the first rows instead makes scripts finish in
 order, but then the last rows start late and, held to their own window, trail on alone:
-measured on 50-200 scripts that cost 3 to 12 points of throughput.
+at 200 in flight that cost 12 and 3 points of throughput at 0.5 and 0.25 s calls.
 """
 
 from __future__ import annotations

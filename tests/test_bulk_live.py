@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FAST, fast_policy
+from conftest import FAST, Serve, fast_policy
 
 from storygen import SimulatedBackend
 from storygen.bulk import BulkProgress, run_bulk
@@ -207,3 +207,31 @@ def test_the_cli_reports_rejected_rows_runs_the_rest_and_exits_2(tmp_path: Path)
         _cli("bulk", "status", str(tmp_path / "out")), cwd=ROOT, capture_output=True, text=True
     )
     assert status.returncode == 0 and "1 finished, 1 rejected" in status.stdout
+
+
+def test_over_http_every_script_shares_one_key_pool(tmp_path: Path, serve: Serve) -> None:
+    """The scripts of a bulk run share the backend, so its key pool caps them together: the
+    server never sees more than 3 calls at once on a key, though the budget allows 20."""
+    from storygen.backends.openai_compat import OpenAIBackend
+    from storygen.config import BackendConfig
+
+    server = serve(time_scale=0.004)
+    keys = ["sk-bulk-key-one-0000", "sk-bulk-key-two-0000"]
+    config = BackendConfig.build_config(
+        kind="openai",
+        base_url=server.url,
+        model="gpt-4o-mini",
+        api_keys=keys,
+        per_key_concurrency=3,
+    )
+    text = "idea,duration_s,strategy,concurrency\n" + "".join(
+        f"Idea {i},40,windowed,5\n" for i in range(5)
+    )
+    bulk = _bulk(tmp_path, text)
+    result = run_bulk(bulk, OpenAIBackend(config), max_in_flight=20, policy=fast_policy())
+    assert [line.status for line in result.lines] == ["finished"] * 5
+    seen = server.state.max_in_flight_by_key
+    assert set(seen) == set(keys) and max(seen.values()) <= 3  # per key, across scripts
+    assert sum(server.state.requests_by_key.values()) == 25  # one call a scene, no retries
+    summary = (bulk.path / "summary.csv").read_text(encoding="utf-8")
+    assert all(key not in summary for key in keys)

@@ -73,3 +73,10 @@ def test_a_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
 def test_the_limit_is_checked() -> None:
     with pytest.raises(ValueError, match="between 1 and 10000"):
         Budget(0)
+
+
+def test_the_limit_ends_at_ten_thousand_and_a_fresh_budget_has_sent_nothing() -> None:
+    budget = Budget(10_000)
+    assert (budget.limit, budget.peak, budget.in_flight) == (10_000, 0, 0)
+    with pytest.raises(ValueError, match="got 10001"):
+        Budget(10_001)

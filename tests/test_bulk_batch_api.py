@@ -19,13 +19,19 @@ from conftest import Serve
 
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.batch_client import BatchClient
-from storygen.batch_rounds import ScriptState, check_batchable, plan_round
+from storygen.batch_rounds import (
+    ScriptState,
+    check_batchable,
+    custom_id,
+    parse_custom_id,
+    plan_round,
+)
 from storygen.bulk_batch import BatchRounds, Polling
 from storygen.bulk_dir import BulkDir
 from storygen.bulk_rows import parse_rows
 from storygen.config import BackendConfig
 from storygen.errors import InvalidRequestError
-from storygen.models import Outline, Scene, ScriptRequest
+from storygen.models import AdaptiveSettings, Outline, Scene, ScriptRequest
 from storygen.pricing import estimate_cost
 from storygen.store import RunStore
 
@@ -385,3 +391,55 @@ def test_batch_api_needs_the_openai_backend_and_says_so(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "needs --backend openai" in done.stderr
     assert not (tmp_path / "o").exists()  # refused before anything was made
+
+
+def test_outline_and_batched_rows_are_batchable_and_adaptive_ones_are_not() -> None:
+    for strategy in ("outline", "batched"):
+        check_batchable(ScriptRequest(idea="A", duration_s=16, strategy=strategy))
+    adaptive = ScriptRequest(
+        idea="A", duration_s=16, strategy="batched", adaptive=AdaptiveSettings()
+    )
+    with pytest.raises(InvalidRequestError, match="adaptive concurrency needs answers") as err:
+        check_batchable(adaptive)
+    assert err.value.field == "strategy" and "use --via live for this row" in str(err.value)
+
+
+def test_custom_ids_name_the_row_and_the_call_and_read_back() -> None:
+    assert custom_id(12, 0) == "row12-outline" and custom_id(12, 7) == "row12-scene7"
+    assert parse_custom_id("row12-outline") == (12, 0)
+    assert parse_custom_id("row12-scene7") == (12, 7)
+    with pytest.raises(ValueError, match="not a storygen custom_id"):
+        parse_custom_id("request-1")
+
+
+def test_scene_calls_carry_the_plan_the_bounded_context_and_the_right_duration() -> None:
+    request = ScriptRequest(
+        idea="A", duration_s=60, strategy="batched", concurrency=3, context_scenes=2, seed=9
+    )  # 8 scenes: seven of 8 s and a last one of 4 s
+    outline = Outline(title="T", logline="L", characters=[], beats=[f"b{i}" for i in range(1, 9)])
+    state = ScriptState(2, request, outline, {k: _scene(k) for k in range(1, 7)})
+    (seventh, eighth) = plan_round([state])
+    assert (seventh.index, eighth.index) == (7, 8)
+    assert "Story: T. L" in eighth.prompt  # the outline itself, not only its beats
+    assert "Scene 5: summary of 5" in eighth.prompt and "Scene 6: summary of 6" in eighth.prompt
+    assert "Scene 4:" not in eighth.prompt  # context_scenes=2: the last two only
+    assert (eighth.context_size, eighth.context_lag) == (2, 1)  # scene 7 is not done
+    assert "a clip of 4 s" in eighth.prompt and "a clip of 8 s" in seventh.prompt
+    assert seventh.seed == eighth.seed == 9
+    first = plan_round([ScriptState(3, request, outline, {})])[0]
+    assert "Previous scene's beat" not in first.prompt  # scene 1 has none
+    second = plan_round([ScriptState(4, request, outline, {1: _scene(1)})])[0]
+    assert second.index == 2 and "Previous scene's beat: b1" in second.prompt
+    outline_call = plan_round(
+        [ScriptState(5, request.model_copy(update={"strategy": "outline"}), None, {})]
+    )[0]
+    assert outline_call.kind == "outline" and outline_call.seed == 9
+
+
+def test_a_scene_call_is_a_scene_and_its_clip_follows_the_requested_scene_length() -> None:
+    request = ScriptRequest(
+        idea="A", duration_s=25, seconds_per_scene=10, strategy="batched", concurrency=3
+    )  # three scenes: 10, 10 and 5 s
+    calls = plan_round([ScriptState(2, request, None, {})])
+    assert [c.kind for c in calls] == ["scene"] * 3
+    assert "a clip of 10 s" in calls[0].prompt and "a clip of 5 s" in calls[2].prompt

@@ -108,3 +108,48 @@ def test_without_a_seed_each_row_draws_its_own_so_scripts_do_not_move_in_lockste
     assert [r.request.seed for r in rows.valid] == [2, 3, 7]
     one_seed = parse_rows("idea\nA\nB\n", "csv", Defaults(seed=5))
     assert [r.request.seed for r in one_seed.valid] == [5, 5]
+
+
+def test_cells_are_trimmed_short_rows_are_fine_and_messages_read_cleanly() -> None:
+    text = (
+        "idea,style,strategy,concurrency\n"
+        "  Padded idea  ,  noir  , sequential ,\n"  # spaces around cells, as editors leave
+        "Short row\n"  # fewer cells than the header: the rest are empty
+        "Bad,x,y,z,extra\n"  # more cells: refused, and the rows after it still count
+        "After it,,,-3\n"
+    )
+    rows = parse_rows(text, "csv", Defaults(concurrency="adaptive"))
+    padded, short = (r.request for r in rows.valid)
+    assert (padded.idea, padded.style, padded.strategy) == ("Padded idea", "noir", "sequential")
+    assert padded.adaptive is None  # sequential runs one call at a time: nothing to adapt
+    assert short.idea == "Short row" and short.adaptive is not None
+    errors = {r.row: r.error for r in rows.rejected}
+    assert set(errors) == {4, 5}
+    assert "concurrency" in errors[5] and "-3" in errors[5]
+    assert not errors[5].startswith("invalid request")  # one prefix, the row's own
+
+
+def test_a_rejected_row_keeps_a_readable_part_of_its_idea() -> None:
+    rows = parse_rows("idea,duration_s\n" + "x" * 1500 + ",5\n", "csv")
+    assert len(rows.rejected[0].idea) == 200
+
+
+def test_blank_jsonl_lines_are_skipped_not_the_end_of_the_file() -> None:
+    rows = parse_rows('{"idea": "A"}\n\n{"idea": "B"}\n', "jsonl")
+    assert [(r.row, r.request.idea) for r in rows.valid] == [(1, "A"), (3, "B")]
+
+
+def test_a_file_of_more_rows_than_allowed_is_refused_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("storygen.bulk_rows.MAX_ROWS", 3)
+    assert len(parse_rows("idea\nA\nB\nC\n", "csv").valid) == 3  # the most is fine
+    with pytest.raises(InvalidRequestError, match="more than 3 rows: split the file"):
+        parse_rows("idea\nA\nB\nC\nD\n", "csv")
+    with pytest.raises(InvalidRequestError, match="allowed: csv, jsonl"):
+        parse_rows("idea\nA\n", "xlsx")
+
+
+def test_an_empty_file_says_so() -> None:
+    with pytest.raises(InvalidRequestError, match="no rows"):
+        parse_rows("", "csv")

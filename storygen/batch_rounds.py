@@ -92,8 +92,17 @@ def parse_custom_id(text: str) -> tuple[int, int]:
     raise ValueError(f"not a storygen custom_id: {text!r}")
 
 
-def _scene(state: ScriptState, k: int, upto: int) -> Planned:
+def context_upto(request: ScriptRequest, k: int) -> int:
+    """The last scene whose summary scene k's call is sent with: none for outline (the plan
+    is its context), the scene before its batch for batched, as in a live batched run."""
+    if request.strategy != "batched":
+        return 0
+    return ((k - 1) // request.concurrency) * request.concurrency
+
+
+def _scene(state: ScriptState, k: int) -> Planned:
     request, outline = state.request, state.outline
+    upto = context_upto(request, k)
     first = max(1, upto - request.context_scenes + 1)
     previous = tuple((i, state.scenes[i].summary) for i in range(first, upto + 1))
     context = SceneContext(previous=previous)
@@ -125,17 +134,15 @@ def next_calls(state: ScriptState) -> list[Planned]:
     """The calls of this script's next round; empty when finished or given up."""
     if state.given_up or state.finished:
         return []
-    request, missing = state.request, [k for k in range(1, state.total + 1)]
-    missing = [k for k in missing if k not in state.scenes]
+    request = state.request
+    missing = [k for k in range(1, state.total + 1) if k not in state.scenes]
     if request.strategy == "outline":
         if state.outline is None:
             prompt = outline_prompt(request, state.total)
             return [Planned(custom_id(state.row, 0), state.row, 0, "outline", prompt, request.seed)]
-        return [_scene(state, k, 0) for k in missing]
-    size = request.concurrency  # batched: the first batch with a scene missing
-    start = ((missing[0] - 1) // size) * size + 1
-    batch = [k for k in missing if k < start + size]
-    return [_scene(state, k, start - 1) for k in batch]
+        return [_scene(state, k) for k in missing]
+    end = context_upto(request, missing[0]) + request.concurrency  # batched: its first gap
+    return [_scene(state, k) for k in missing if k <= end]
 
 
 def plan_round(states: list[ScriptState]) -> list[Planned]:

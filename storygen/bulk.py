@@ -101,9 +101,9 @@ async def run_bulk_async(
         request = run_dir.request()
         if run_dir.status().get("status") == "finished":
             if not bulk.export_path(entry.row).exists():  # killed between the two writes
-                script = run_dir.finished_script()
+                script = run_dir.load_script()
                 assert script is not None
-                bulk.write_export(entry.row, script)
+                bulk.write_export(entry.row, script, run_dir)
             return run_dir, request, True
         progress.scenes_done += len(run_dir.load_checkpoint())  # done by earlier attempts
         return run_dir, request, False
@@ -166,5 +166,5 @@ def run_bulk(
 
 
 def pending(bulk: BulkDir) -> list[Entry]:
-    """Rows whose script is not finished yet."""
-    return [e for e in bulk.entries if bulk.run(e).finished_script() is None]
+    """Rows whose script is not finished yet (by status: no script is read)."""
+    return [e for e in bulk.entries if bulk.run(e).status().get("status") != "finished"]

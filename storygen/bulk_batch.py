@@ -22,7 +22,13 @@ from openai.types.chat import ChatCompletion
 
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.batch_client import TERMINAL, BatchClient
-from storygen.batch_rounds import Planned, ScriptState, parse_custom_id, plan_round
+from storygen.batch_rounds import (
+    Planned,
+    ScriptState,
+    context_upto,
+    parse_custom_id,
+    plan_round,
+)
 from storygen.bulk_dir import BulkDir, Entry
 from storygen.engine import title_from_idea
 from storygen.errors import MalformedOutputError, StoryGenError
@@ -166,7 +172,6 @@ class BatchRounds:
                 for raw in self.client.content(file_id).splitlines():
                     if raw.strip():
                         self._take(raw, answers)
-        errors = {cid: why for cid, (body, why) in answers.items() if body is None}
         ok = 0
         read_at = time.time() - self.zero
         states: dict[int, ScriptState] = {}  # read from disk once per job, then kept current
@@ -182,7 +187,6 @@ class BatchRounds:
                     continue
                 except (MalformedOutputError, ValueError) as exc:
                     why = f"the answer was not usable: {exc}"
-            errors[cid] = why
             self._failed(cid, why)
         record["state"], record["status"] = "read", batch.status
         record["ok"], record["failed"] = ok, len(record["calls"]) - ok
@@ -238,11 +242,7 @@ class BatchRounds:
         durations = scene_durations(state.request.duration_s, state.request.seconds_per_scene)
         scene = Scene.from_draft(draft.value, index, durations[index - 1])
         start = float(record["submitted_at"])
-        upto = 0  # outline: the plan, not the previous scenes
-        if state.request.strategy == "batched":  # the scenes before its batch
-            size = state.request.concurrency
-            upto = ((index - 1) // size) * size
-        first = max(1, upto - state.request.context_scenes + 1)
+        upto = context_upto(state.request, index)
         timing = SceneTiming(
             index=index,
             group=int(record["round"]),
@@ -250,7 +250,7 @@ class BatchRounds:
             end_s=at,
             attempts=1 + int(self.bulk.manifest["tries"].get(cid, 0)),
             context_lag=index - 1 - upto,
-            context_size=max(0, upto - first + 1),
+            context_size=min(upto, state.request.context_scenes),
             had_outline=state.outline is not None,
             prompt_tokens=draft.prompt_tokens or estimate_tokens(json.dumps(body)),
             completion_tokens=draft.completion_tokens,
@@ -274,10 +274,10 @@ class BatchRounds:
 
     def _finish_if_done(self, row: int, state: ScriptState | None = None) -> None:
         state, run = state or self._state(row), self.runs[row]
-        if not state.finished or run.status().get("status") == "finished":
+        status = run.status()
+        if not state.finished or status.get("status") == "finished":
             return
         done = run.load_checkpoint()
-        status = run.status()
         outline_tokens = status.get("outline_tokens") or [0, 0]
         timeline = [done[k][1] for k in sorted(done)]
         meta = RunMeta(
@@ -309,7 +309,7 @@ class BatchRounds:
             prompt_tokens=meta.prompt_tokens,
             completion_tokens=meta.completion_tokens,
         )
-        self.bulk.write_export(row, script)
+        self.bulk.write_export(row, script, run)
 
 
 def forgive(bulk: BulkDir) -> list[Entry]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from storygen import export
 from storygen.bulk_rows import Rejected, Row
+from storygen.config import BackendConfig, config_from_settings
 from storygen.errors import InvalidRequestError
 from storygen.models import Script, ScriptRequest
 from storygen.pricing import estimate_cost, is_simulated
@@ -155,6 +156,10 @@ class BulkDir:
 
     def run(self, entry: Entry) -> RunDir:
         return self.store.open(entry.run_id)
+
+    def backend_config(self) -> BackendConfig:
+        """The backend the scripts were created with: they share one (keys from the env)."""
+        return config_from_settings(self.run(self.entries[0]).backend_settings())
 
     def export_path(self, row: int) -> Path:
         return self.path / "scripts" / f"row-{row:04d}.{self.format}"

@@ -26,7 +26,6 @@ from storygen.cli_flags import (
     backend_config,
     hedge_settings,
 )
-from storygen.config import config_from_settings
 from storygen.errors import InvalidRequestError
 from storygen.models import STRATEGIES
 from storygen.pricing import current_prices
@@ -181,8 +180,7 @@ def _batchable(rows: Rows) -> Rows:
 
 
 def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) -> int:
-    first = bulk.run(bulk.entries[0])
-    config = config_from_settings(first.backend_settings())
+    config = bulk.backend_config()
     backend = config.build()
     assert isinstance(backend, OpenAIBackend)
     manifest = bulk.manifest
@@ -213,9 +211,7 @@ def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) ->
 
 
 def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any) -> int:
-    entries = bulk.entries
-    first = bulk.run(entries[0])
-    backend = config_from_settings(first.backend_settings()).build()
+    backend = bulk.backend_config().build()
     attempts = int(bulk.manifest.get("attempts", 4))
     policy = RetryPolicy(attempts=attempts).scaled(getattr(backend, "time_scale", 1.0))
     progress = BulkProgress()
@@ -225,7 +221,7 @@ def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any)
             bulk, backend, max_in_flight=max_in_flight, policy=policy, progress=progress, **kw
         )
     except KeyboardInterrupt:
-        bar.close()
+        bar.close()  # before the message, so the bar's last line does not swallow it
         print(
             f"\ninterrupted: finished scenes are saved; continue with: "
             f"python -m storygen bulk resume {bulk.path}",

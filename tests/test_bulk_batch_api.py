@@ -233,6 +233,16 @@ def test_a_job_created_just_before_a_kill_is_found_again_not_resubmitted(
     ]
 
 
+def _batch_cli(tmp_path: Path, ideas: Path, url: str, *more: str) -> list[str]:
+    """`bulk --via batch-api` against serve-sim at ``url``, into tmp_path/out and /runs."""
+    return [
+        *(sys.executable, "-m", "storygen", "bulk", str(ideas)),
+        *("--out-dir", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs")),
+        *("--via", "batch-api", "--backend", "openai", "--base-url", url),
+        *("--model", "gpt-4o-mini", *more),
+    ]
+
+
 def test_a_killed_cli_reattaches_to_its_jobs_on_resume(tmp_path: Path, serve: Serve) -> None:
     server = serve(batch_delay_s=1.5)
     ideas = tmp_path / "ideas.csv"
@@ -241,26 +251,7 @@ def test_a_killed_cli_reattaches_to_its_jobs_on_resume(tmp_path: Path, serve: Se
     env = {**os.environ, "OPENAI_API_KEY": KEY}
     common = ["--no-progress", "--poll-interval", "0.05"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storygen",
-            "bulk",
-            str(ideas),
-            "--out-dir",
-            str(out),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--via",
-            "batch-api",
-            "--backend",
-            "openai",
-            "--base-url",
-            server.url,
-            "--model",
-            "gpt-4o-mini",
-            *common,
-        ],
+        _batch_cli(tmp_path, ideas, server.url, *common),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -329,30 +320,16 @@ def test_fallback_live_finishes_what_the_batch_api_failed(tmp_path: Path, serve:
     ideas.write_text(IDEAS, encoding="utf-8")
     out = tmp_path / "out"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "storygen",
-            "bulk",
-            str(ideas),
-            "--out-dir",
-            str(out),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--via",
-            "batch-api",
-            "--backend",
-            "openai",
-            "--base-url",
+        _batch_cli(
+            tmp_path,
+            ideas,
             server.url,
-            "--model",
-            "gpt-4o-mini",
             "--fallback",
             "live",
             "--poll-interval",
             "0.02",
             "--no-progress",
-        ],
+        ),
         cwd=ROOT,
         env={**os.environ, "OPENAI_API_KEY": KEY},
         capture_output=True,

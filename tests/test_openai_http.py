@@ -79,6 +79,18 @@ def test_retry_after_of_a_429_is_honoured(serve: Serve) -> None:
     assert answered.at - refused.at >= 0.3  # the server, too, saw the client wait it out
 
 
+def test_retry_after_zero_means_now_not_unknown(serve: Serve) -> None:
+    """A rate limiter near the end of its window says "retry after 0"; read as "no hint",
+    it parked the key (with one key, every call) for a second, a fifth of a run's time."""
+    server = serve(script={"scene2": ["429:0"]})
+    events: list[Event] = []
+    run(short(), backend(server), events)
+    (retry,) = [e for e in events if isinstance(e, SceneRetrying)]
+    assert retry.index == 2 and retry.wait_s < 0.05
+    refused, answered = server.state.attempts("scene2")
+    assert (refused.status, answered.status) == (429, 200)
+
+
 def test_server_errors_then_success(serve: Serve) -> None:
     server = serve(script={"scene3": ["500", "500"]})
     script = run(short(), backend(server))

@@ -341,7 +341,8 @@ class OpenAIBackend:
                         continue  # same attempt, simpler mode
                     error = self._error(exc)
                     if isinstance(error, RateLimitedError):
-                        session.pool.cool_down(k, error.retry_after or 1.0)
+                        wait = 1.0 if error.retry_after is None else error.retry_after
+                        session.pool.cool_down(k, wait)  # "retry after 0" is not "unknown"
                         error.retry_after = session.pool.next_free_in()
                     raise error from None
                 except openai.OpenAIError as exc:

@@ -30,6 +30,7 @@ MIN_SAMPLES = 20
 FALLBACK = 3.0
 PERCENTILE = 0.90
 FACTOR = 1.75
+LAST_FACTOR = 2.5  # the budget's last backup: ~4x the median, which an ordinary call never is
 FLOOR_S = 0.1  # never sooner: a busy event loop must not look like a hung provider
 
 
@@ -62,19 +63,29 @@ class Hedger:
             return self.settings.after_s
         if len(self.samples) < 3:
             return None  # too little to tell a slow call from an ordinary one
-        running = [] if now is None else [now - start for start in self._running.values()]
-        known = self.samples + running
+        # a running call counts as at least this slow, but no slower: two hung calls among
+        # twenty, counted with their whole age, were the percentile, and so their own delay
+        surely_slow = FALLBACK * statistics.median(self.samples)
+        running = [] if now is None else [now - s for s in self._running.values()]
+        known = self.samples + [min(age, surely_slow) for age in running]
+        # the budget's last backup is kept for a call that is surely stuck, not merely slow:
+        # spent on an ordinary slow call, it leaves the next hang to run its whole length
+        last = LAST_FACTOR / FACTOR if self._left() == 1 else 1.0
         if len(known) < MIN_SAMPLES:
-            return max(FLOOR_S, FALLBACK * statistics.median(known))
+            return max(FLOOR_S, last * FALLBACK * statistics.median(known))
         ranked = sorted(known)
-        return max(FLOOR_S, FACTOR * ranked[min(len(ranked) - 1, int(PERCENTILE * len(ranked)))])
+        p = ranked[min(len(ranked) - 1, int(PERCENTILE * len(ranked)))]
+        return max(FLOOR_S, last * FACTOR * p)
 
-    def may_hedge(self) -> bool:
-        """Backups stay within the budget: a share of all calls (at least of those planned),
-        and one backup even in a run too short for a share to reach one."""
+    def _left(self) -> int:
+        """Backups the budget still allows: a share of all calls (at least of those
+        planned), and one even in a run too short for a share to reach one."""
         share = math.floor(self.settings.budget * max(self.calls, self.planned))
         allowed = max(1, share) if self.settings.budget > 0 else 0
-        return self.hedges < allowed
+        return allowed - self.hedges
+
+    def may_hedge(self) -> bool:
+        return self._left() > 0
 
     def record(self, seconds: float) -> None:
         self.samples.append(seconds)

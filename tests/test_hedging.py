@@ -19,7 +19,14 @@ from storygen import (
     SimulatedBackend,
     generate,
 )
-from storygen.hedging import FALLBACK, FLOOR_S, MIN_SAMPLES, Hedger
+from storygen.hedging import (
+    FACTOR,
+    FALLBACK,
+    FLOOR_S,
+    LAST_FACTOR,
+    MIN_SAMPLES,
+    Hedger,
+)
 from storygen.models import HedgeSettings, SceneDraft
 
 SLOW = 0.6  # a hung primary: many times the ~16 ms of an ordinary simulated call
@@ -157,6 +164,59 @@ async def test_the_adaptive_delay_follows_the_calls_seen_so_far() -> None:
     assert Hedger(HedgeSettings(after_s=2.0), 10).delay() == 2.0
     assert Hedger(HedgeSettings(budget=0.05), 75).may_hedge()
     assert not Hedger(HedgeSettings(budget=0.0), 75).may_hedge()
+
+
+def p90(samples: list[float]) -> float:
+    ranked = sorted(samples)
+    return ranked[int(0.90 * len(ranked))]
+
+
+def test_the_last_backup_of_the_budget_waits_for_a_call_surely_stuck() -> None:
+    hedger = Hedger(HedgeSettings(budget=0.02), planned_calls=100)  # two backups
+    for i in range(MIN_SAMPLES):
+        hedger.record(1.0 + i / 100)
+    assert hedger.delay() == pytest.approx(FACTOR * p90(hedger.samples))
+    hedger.hedges = 1  # one spent: an ordinary slow call may have had it
+    assert hedger.delay() == pytest.approx(LAST_FACTOR * p90(hedger.samples))
+    assert LAST_FACTOR > FACTOR
+
+
+async def test_hung_calls_do_not_push_their_own_delay_away() -> None:
+    """Calls still running count with the time they have run so far; two hung ones among
+    twenty used to be the 90th percentile themselves, so their delay grew as they did."""
+    hedger = Hedger(HedgeSettings(), planned_calls=100)
+    for i in range(MIN_SAMPLES - 2):
+        hedger.record(0.1 + i / 1000)
+    stuck: asyncio.Future[Generation[SceneDraft]] = asyncio.get_running_loop().create_future()
+
+    async def hang(n: int) -> Generation[SceneDraft]:
+        return await stuck
+
+    calls = [asyncio.ensure_future(hedger.call(hang)) for _ in range(2)]
+    await asyncio.sleep(0)  # both primaries are running now
+    later = asyncio.get_running_loop().time() + 100.0  # they have run 100 s
+    delay = hedger.delay(later)
+    assert delay is not None and delay < 2 * FACTOR * FALLBACK * 0.1
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+
+
+def test_hung_first_calls_still_get_their_backups() -> None:
+    """Scenes 1-3 hang, so a windowed(10) run is held up after 20 starts with 17 answers and
+    3 hung calls: the 90th percentile of those is a hung call, and used to be its delay."""
+    backend = HangingBackend(hang={1, 2, 3})
+    req = ScriptRequest(
+        idea="A heist",
+        duration_s=320,
+        strategy="windowed",
+        concurrency=10,
+        hedge=HedgeSettings(budget=0.2),
+    )
+    script = generate(req, backend, policy=fast_policy())
+    for timing in script.meta.timeline[:3]:
+        assert timing.hedged and timing.hedge_won
+        assert timing.end_s - timing.start_s < SLOW  # the backup's answer, not the hang's
 
 
 def test_over_http_the_losing_request_is_really_closed() -> None:

@@ -101,7 +101,7 @@ def _call_seconds(gen: Generation[Any], hedged: Hedged[Any] | None, measured: fl
     if drawn is None:
         return measured if hedged is None else hedged.seconds
     if hedged is not None and hedged.backup_won:
-        return (hedged.backup_after_s or 0.0) + drawn
+        return hedged.winner_after_s + drawn
     return drawn
 
 
@@ -361,6 +361,7 @@ class _Run:
         took = _call_seconds(gen, hedged, end - last_call)
         backup_after = hedged.backup_after_s if hedged is not None else None
         backup = backup_after is not None
+        copies = hedged.backups if hedged is not None else 0  # backups, the loser's included
         timing = SceneTiming(
             index=k,
             group=group,
@@ -377,9 +378,10 @@ class _Run:
             hedged=backup,
             hedge_start_s=None if backup_after is None else last_call + backup_after,
             hedge_won=bool(hedged and hedged.backup_won),
-            # the other copy was cancelled: its tokens are unknown, so count the winner's
-            extra_prompt_tokens=gen.prompt_tokens if backup else 0,
-            extra_completion_tokens=gen.completion_tokens if backup else 0,
+            backups=copies,
+            # the other copies were cancelled: their tokens are unknown, so count the winner's
+            extra_prompt_tokens=gen.prompt_tokens * copies,
+            extra_completion_tokens=gen.completion_tokens * copies,
             rate_limited=rate_limited,
         )
         if self.run_dir:  # on disk before anyone is told it is done

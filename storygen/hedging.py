@@ -1,5 +1,7 @@
 """Hedged (backup) calls for the tail: a scene call that has run longer than the hedge delay
-gets one duplicate; the first valid answer wins and the other call is cancelled.
+gets a duplicate; the first valid answer wins and the other calls are cancelled. A backup
+that runs past the delay too gets one more backup, since a stuck provider can hold a backup
+as well as the call it backs up.
 
 This is Dean & Barroso's "The Tail at Scale" (backup requests after a high percentile), with
 Finagle's BackupRequestFilter's two safeguards: the delay follows the call times observed in
@@ -31,18 +33,21 @@ FALLBACK = 3.0
 PERCENTILE = 0.90
 FACTOR = 1.75
 LAST_FACTOR = 2.5  # the budget's last backup: ~4x the median, which an ordinary call never is
+COPIES = 3  # a call and at most two backups: the second only if the first hangs too
 FLOOR_S = 0.1  # never sooner: a busy event loop must not look like a hung provider
 
 
 @dataclass(frozen=True)
 class Hedged(Generic[T]):
-    """A call's answer, and whether a backup ran and won."""
+    """A call's answer, and whether backups ran and one of them won."""
 
     generation: Generation[T]
     hedged: bool = False
     backup_won: bool = False
-    backup_after_s: float | None = None  # when the backup started, after the primary
+    backup_after_s: float | None = None  # when the first backup started, after the primary
     seconds: float = 0.0  # from the primary's start to the winning answer
+    backups: int = 0
+    winner_after_s: float = 0.0  # when the copy that answered started, after the primary
 
 
 class Hedger:
@@ -93,28 +98,29 @@ class Hedger:
         changed.set()  # calls waiting for a delay look again
 
     async def call(self, make: Callable[[int], Awaitable[Generation[T]]]) -> Hedged[T]:
-        """``make(0)`` is the primary call, ``make(1)`` its backup."""
+        """``make(0)`` is the primary call, ``make(1)`` and ``make(2)`` its backups."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         self.calls += 1
         primary: asyncio.Task[Generation[T]] = asyncio.ensure_future(make(0))
+        copies = [primary]  # the primary, then its backups
+        after = [0.0]  # when each copy started, after the primary
         running = {primary}
         self._running[id(primary)] = start
-        backup: asyncio.Task[Generation[T]] | None = None
-        backup_after: float | None = None
         first_error: BaseException | None = None
         try:
             while True:
                 timeout: float | None = None
                 wake: asyncio.Task[bool] | None = None
-                if backup is None:
+                if len(copies) < COPIES:
                     delay = self.delay(loop.time())
                     if delay is not None and self.may_hedge():
-                        timeout = start + delay - loop.time()
+                        # the newest copy gets the delay too: a backup can hang as well
+                        timeout = start + after[-1] + delay - loop.time()
                         if timeout <= 0:
-                            backup_after = loop.time() - start
-                            backup = asyncio.ensure_future(make(1))
-                            running.add(backup)
+                            after.append(loop.time() - start)
+                            copies.append(asyncio.ensure_future(make(len(copies))))
+                            running.add(copies[-1])
                             self.calls += 1
                             self.hedges += 1
                             continue
@@ -130,12 +136,19 @@ class Hedger:
                     error = task.exception()
                     if error is None:
                         seconds = loop.time() - start
-                        won = task is backup
-                        own = seconds - (backup_after or 0.0) if won else seconds
-                        self.record(own)
-                        return Hedged(task.result(), backup is not None, won, backup_after, seconds)
+                        i = copies.index(task)
+                        self.record(seconds - after[i])  # the winner's own time
+                        return Hedged(
+                            task.result(),
+                            hedged=len(copies) > 1,
+                            backup_won=i > 0,
+                            backup_after_s=after[1] if len(copies) > 1 else None,
+                            seconds=seconds,
+                            backups=len(copies) - 1,
+                            winner_after_s=after[i],
+                        )
                     first_error = first_error or error
-                if first_error is not None and (not running or backup is None):
+                if first_error is not None and (not running or len(copies) == 1):
                     # every copy failed, or a primary failed before any backup: the retry
                     # policy decides (a failed call is retried, not hedged)
                     raise first_error

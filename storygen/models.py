@@ -174,6 +174,7 @@ class SceneTiming(BaseModel):
     hedged: bool = Field(default=False, description="a backup call was started")
     hedge_start_s: float | None = Field(default=None, description="when the backup started")
     hedge_won: bool = Field(default=False, description="the backup's answer was used")
+    backups: int = Field(default=0, description="backup calls started: 2 if the first hung too")
     extra_prompt_tokens: int = Field(default=0, description="spent on a cancelled copy")
     extra_completion_tokens: int = Field(default=0, description="spent on a cancelled copy")
     rate_limited: int = Field(default=0, description="attempts answered 429")
@@ -215,7 +216,8 @@ class RunMeta(BaseModel):
 
     @property
     def hedges(self) -> int:
-        return sum(t.hedged for t in self.timeline)
+        """Backup calls; a timing written before ``backups`` was kept says only ``hedged``."""
+        return sum(max(t.backups, int(t.hedged)) for t in self.timeline)
 
     @property
     def extra_calls(self) -> float:

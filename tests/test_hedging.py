@@ -46,6 +46,7 @@ class HangingBackend(SimulatedBackend):
     """The simulated LLM, except that the primary call of the chosen scenes hangs."""
 
     hang: set[int] = field(default_factory=set)
+    hang_backup: set[tuple[int, int]] = field(default_factory=set)  # (scene, backup number)
     copies: list[Copy] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -58,7 +59,7 @@ class HangingBackend(SimulatedBackend):
         copy = Copy(task.index, hedge, loop.time())
         self.copies.append(copy)
         try:
-            if task.index in self.hang and hedge == 0:
+            if (task.index in self.hang and hedge == 0) or (task.index, hedge) in self.hang_backup:
                 await asyncio.sleep(SLOW)
             gen = await super().write_scene(task, attempt=attempt, feedback=feedback)
         except asyncio.CancelledError:
@@ -107,6 +108,27 @@ def test_a_primary_that_answers_before_the_delay_is_never_hedged() -> None:
     assert [c.hedge for c in backend.copies] == [0] * 20
     assert script.meta.hedges == 0
     assert not any(t.hedged or t.extra_prompt_tokens for t in script.meta.timeline)
+
+
+def test_a_backup_that_hangs_too_gets_a_backup_of_its_own() -> None:
+    backend = HangingBackend(hang={6}, hang_backup={(6, 1)})
+    script = generate(request(after_s=0.1, budget=0.5), backend, policy=fast_policy())
+    primary, first, second = [c for c in backend.copies if c.index == 6]
+    assert (primary.hedge, first.hedge, second.hedge) == (0, 1, 2)
+    assert second.started - first.started >= 0.1 - 0.005  # the first backup had its delay
+    assert second.ended is not None and primary.cancelled and first.cancelled
+    timing = script.meta.timeline[5]
+    assert timing.hedged and timing.hedge_won and timing.backups == 2
+    assert timing.end_s - timing.start_s < SLOW  # the second backup's answer
+    assert script.meta.hedges == 2  # both backups are extra calls
+    assert timing.extra_prompt_tokens == 2 * timing.prompt_tokens
+
+
+def test_no_call_gets_more_than_two_backups() -> None:
+    backend = HangingBackend(hang={6}, hang_backup={(6, 1), (6, 2)})
+    script = generate(request(after_s=0.05, budget=0.5), backend, policy=fast_policy())
+    assert sorted(c.hedge for c in backend.copies if c.index == 6) == [0, 1, 2]
+    assert script.meta.timeline[5].backups == 2 and not script.meta.timeline[5].hedge_won
 
 
 def test_the_budget_caps_the_backups() -> None:

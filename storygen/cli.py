@@ -209,7 +209,9 @@ def _summary(script: Script) -> None:
         peak = max((limit for _, limit in meta.concurrency_trace), default=meta.concurrency)
         parts.append(f"concurrency adaptive: ended at {meta.final_concurrency} (peak {peak})")
     if meta.hedges:
-        parts.append(f"{meta.hedges} hung calls hedged ({meta.extra_calls:.1%} extra calls)")
+        calls = sum(t.hedged for t in meta.timeline)
+        extra = f"with {meta.hedges} backups, " if meta.hedges != calls else ""
+        parts.append(f"{calls} hung calls hedged ({extra}{meta.extra_calls:.1%} extra calls)")
     if meta.rate_limited:
         parts.append(f"{meta.rate_limited} calls answered 429")
     if parts:

@@ -125,7 +125,12 @@ class _Run:
         self.durations = scene_durations(request.duration_s, request.seconds_per_scene)
         self.controller: Controller | None = None
         if request.adaptive is not None and request.strategy != "sequential":
-            self.controller = Controller(request.adaptive, request.concurrency, clock=self.now)
+            self.controller = Controller(
+                request.adaptive,
+                request.concurrency,
+                clock=self.now,
+                batches=request.strategy == "batched",
+            )
         limit = self.controller.current if self.controller else None
         paced = request.strategy != "batched"  # a batch starts at once, by design
         self.gate = Gate(limit, self.controller, paced) if limit is not None else None

@@ -149,6 +149,27 @@ def test_a_429_the_learned_window_answers_ends_slow_start_without_a_cut() -> Non
     assert c.rate_limited == 1
 
 
+@pytest.mark.parametrize(("batches", "most"), [(True, 64), (True, 30), (False, 64)])
+def test_once_the_window_is_learned_a_batch_is_as_large_as_it_holds(
+    batches: bool, most: int
+) -> None:
+    """A batch waits for its last call, so a batch of 16 under a window of 40 spends most
+    of its time waiting; the window spaces the calls, so a batch of 40 costs the provider
+    nothing more. A windowed run's calls in flight are not batches: its limit stays."""
+    c = Controller(AdaptiveSettings(start=2), most, clock=Clock(), batches=batches)
+    c.start()
+    window = LearnedWindow(lambda: 0.0)
+    c.window = window
+    answer_rounds(c, 0.1, 3)
+    before = c.current()
+    for _ in range(40):
+        window.start()
+    window.refused(window.start(), retry_after=0.5)  # 40 calls fill the provider's window
+    c.on_rate_limited()
+    assert window.size == 40 and before < 40
+    assert c.current() == (min(40, most) if batches else before)
+
+
 def test_a_rare_quick_round_does_not_make_ordinary_rounds_look_like_a_queue() -> None:
     """A median of a few answers is noisy: the no-load level follows a low quantile of the
     rounds, not the quickest one, or an ordinary round would read as queueing."""

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 from benchmarks import OUT
 from storygen import ScriptRequest
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=0.0125)
     args = parser.parse_args()
     base = ScriptRequest(idea="A lighthouse keeper finds a map to a drowned city", duration_s=600)
-    plan = dict(strategies=("batched", "windowed", "outline"), sizes=(5, 10, 25))
+    plan: dict[str, Any] = dict(strategies=("batched", "windowed", "outline"), sizes=(5, 10, 25))
     service: dict[str, list[float]] = {"sim": [], "http": []}
 
     def keep(kind: str):  # type: ignore[no-untyped-def]

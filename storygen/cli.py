@@ -211,7 +211,10 @@ def _summary(script: Script) -> None:
     if meta.hedges:
         calls = sum(t.hedged for t in meta.timeline)
         extra = f"with {meta.hedges} backups, " if meta.hedges != calls else ""
-        parts.append(f"{calls} hung calls hedged ({extra}{meta.extra_calls:.1%} extra calls)")
+        plural = "s" if calls != 1 else ""
+        parts.append(
+            f"{calls} hung call{plural} hedged ({extra}{meta.extra_calls:.1%} extra calls)"
+        )
     if meta.rate_limited:
         parts.append(f"{meta.rate_limited} calls answered 429")
     if parts:

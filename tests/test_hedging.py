@@ -4,6 +4,8 @@ cancelled, the budget caps backups, and every scene is still written exactly onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from storygen import (
     SimulatedBackend,
     generate,
 )
+from storygen.cli import _summary
 from storygen.hedging import (
     FACTOR,
     FALLBACK,
@@ -122,6 +125,10 @@ def test_a_backup_that_hangs_too_gets_a_backup_of_its_own() -> None:
     assert timing.end_s - timing.start_s < SLOW  # the second backup's answer
     assert script.meta.hedges == 2  # both backups are extra calls
     assert timing.extra_prompt_tokens == 2 * timing.prompt_tokens
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        _summary(script)
+    assert out.getvalue().startswith("1 hung call hedged (with 2 backups, 10.0% extra calls)")
 
 
 def test_no_call_gets_more_than_two_backups() -> None:

@@ -42,7 +42,6 @@ class Hedged(Generic[T]):
     """A call's answer, and whether backups ran and one of them won."""
 
     generation: Generation[T]
-    hedged: bool = False
     backup_won: bool = False
     backup_after_s: float | None = None  # when the first backup started, after the primary
     seconds: float = 0.0  # from the primary's start to the winning answer
@@ -140,7 +139,6 @@ class Hedger:
                         self.record(seconds - after[i])  # the winner's own time
                         return Hedged(
                             task.result(),
-                            hedged=len(copies) > 1,
                             backup_won=i > 0,
                             backup_after_s=after[1] if len(copies) > 1 else None,
                             seconds=seconds,

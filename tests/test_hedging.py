@@ -19,6 +19,7 @@ from storygen import (
     SceneTask,
     ScriptRequest,
     SimulatedBackend,
+    TransientError,
     generate,
 )
 from storygen.cli import _summary
@@ -229,6 +230,101 @@ async def test_hung_calls_do_not_push_their_own_delay_away() -> None:
     for call in calls:
         call.cancel()
     await asyncio.gather(*calls, return_exceptions=True)
+
+
+def quick() -> Generation[SceneDraft]:
+    draft = SceneDraft(
+        title="t", visual_prompt="v", narration="n", location="l", camera="c", summary="s"
+    )
+    return Generation(draft, prompt_tokens=1, completion_tokens=1)
+
+
+async def test_running_calls_count_with_the_time_they_have_run_until_they_end() -> None:
+    """The first answers of a cohort are its fastest: four calls that have run 0.25 s are
+    the 90th percentile of these 22 calls, not the 0.1 s answers. Once they end, they count
+    no more."""
+    hedger = Hedger(HedgeSettings(), planned_calls=100)
+    for _ in range(MIN_SAMPLES - 2):
+        hedger.record(0.1)
+    stuck: asyncio.Future[Generation[SceneDraft]] = asyncio.get_running_loop().create_future()
+
+    async def hang(n: int) -> Generation[SceneDraft]:
+        return await stuck
+
+    calls = [asyncio.ensure_future(hedger.call(hang)) for _ in range(4)]
+    await asyncio.sleep(0)  # a yield: the four primaries have started
+    later = asyncio.get_running_loop().time() + 0.25
+    assert hedger.delay(later) == pytest.approx(FACTOR * 0.25, abs=0.005)
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+    assert hedger.delay(later) == pytest.approx(FALLBACK * 0.1)  # 18 answers, nothing running
+
+
+async def test_a_primary_that_fails_while_its_backup_runs_waits_for_the_backup() -> None:
+    hedger = Hedger(HedgeSettings(after_s=0.01), planned_calls=10)
+    loop = asyncio.get_running_loop()
+    primary: asyncio.Future[Generation[SceneDraft]] = loop.create_future()
+    backup: asyncio.Future[Generation[SceneDraft]] = loop.create_future()
+    backup_started = asyncio.Event()
+
+    async def make(n: int) -> Generation[SceneDraft]:
+        if n == 0:
+            return await primary
+        backup_started.set()
+        return await backup
+
+    call = asyncio.ensure_future(hedger.call(make))
+    await backup_started.wait()
+    primary.set_exception(TransientError("the primary broke"))
+    for _ in range(3):
+        await asyncio.sleep(0)  # yields: the hedger sees the failure
+    assert not call.done()  # one copy failing is not the call failing
+    backup.set_result(quick())
+    result = await call
+    assert result.backup_won and result.backups == 1
+
+
+async def test_the_loser_is_cancelled_before_the_answer_returns_and_the_winner_times_itself() -> (
+    None
+):
+    hedger = Hedger(HedgeSettings(after_s=0.05), planned_calls=10)
+    cancelled: list[int] = []
+    never: asyncio.Future[Generation[SceneDraft]] = asyncio.get_running_loop().create_future()
+
+    async def make(n: int) -> Generation[SceneDraft]:
+        if n == 0:
+            try:
+                return await never
+            except asyncio.CancelledError:
+                cancelled.append(n)
+                raise
+        return quick()  # the backup answers at once
+
+    result = await hedger.call(make)
+    assert cancelled == [0]  # already, not at some later turn of the loop
+    assert result.backup_won and result.seconds >= 0.05
+    assert hedger.samples == [pytest.approx(result.seconds - result.winner_after_s)]
+    assert hedger.samples[0] < 0.05  # the backup's own time, not the primary's wait
+    assert hedger.calls == 2  # a backup is a call: the budget is a share of all of them
+
+
+async def test_a_short_run_has_one_backup_and_the_budget_grows_with_the_calls_made() -> None:
+    short = Hedger(HedgeSettings(budget=0.05), planned_calls=10)
+    assert short.may_hedge()  # 5% of 10 calls is none: one backup all the same
+    short.hedges = 1
+    assert not short.may_hedge()
+
+    async def answer(n: int) -> Generation[SceneDraft]:
+        return quick()
+
+    hedger = Hedger(HedgeSettings(budget=0.1), planned_calls=10)
+    for _ in range(30):  # retries make more calls than were planned
+        await hedger.call(answer)
+    hedger.hedges = 2
+    assert hedger.may_hedge()  # 10% of the 30 calls made, not of the 10 planned
+    hedger.hedges = 3
+    assert not hedger.may_hedge()
 
 
 def test_hung_first_calls_still_get_their_backups() -> None:

@@ -279,11 +279,8 @@ class Gate:
     so when room comes back it is not rushed by everyone who was waiting for it.
     """
 
-    def __init__(
-        self, limit: Callable[[], int], controller: Controller | None = None, paced: bool = True
-    ) -> None:
+    def __init__(self, limit: Callable[[], int], controller: Controller | None = None) -> None:
         self.limit = limit
-        self.paced = paced  # batched runs start a batch at once: the strategy's own rhythm
         self.active = 0
         # after a 429 with no Retry-After to learn from: this many at a time, doubling with
         # each call that gets through, so the provider is tested by one call, then ramped
@@ -322,9 +319,10 @@ class Gate:
     def _pace(self, now: float) -> float:
         """In slow start, the calls a doubling allows leave spread over a call time, not in
         one burst: a burst that crosses a provider's limit is refused whole before its
-        first 429 comes back (paced slow start, as in TCP)."""
+        first 429 comes back (paced slow start, as in TCP). Not in batched runs: a batch
+        starts at once, the strategy's own rhythm."""
         c = self.controller
-        if not self.paced or c is None or not c.slow_start or c.no_load is None:
+        if c is None or c.batches or not c.slow_start or c.no_load is None:
             return 0.0
         return self._last_start + c.no_load / max(1, c.current()) - now
 

@@ -132,8 +132,7 @@ class _Run:
                 batches=request.strategy == "batched",
             )
         limit = self.controller.current if self.controller else None
-        paced = request.strategy != "batched"  # a batch starts at once, by design
-        self.gate = Gate(limit, self.controller, paced) if limit is not None else None
+        self.gate = Gate(limit, self.controller) if limit is not None else None
         self.strategy = strategy_for(request, limit)
         self.outline = prior.outline
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
@@ -365,8 +364,7 @@ class _Run:
             self.controller.on_answer(end - last_call, ticket)
         took = _call_seconds(gen, hedged, end - last_call)
         backup_after = hedged.backup_after_s if hedged is not None else None
-        backup = backup_after is not None
-        copies = hedged.backups if hedged is not None else 0  # backups, the loser's included
+        backups = hedged.backups if hedged is not None else 0  # the losers' included
         timing = SceneTiming(
             index=k,
             group=group,
@@ -380,13 +378,13 @@ class _Run:
             completion_tokens=gen.completion_tokens,
             service_s=(last_call - first_call) + took,
             call_start_s=last_call,
-            hedged=backup,
+            hedged=backups > 0,
             hedge_start_s=None if backup_after is None else last_call + backup_after,
             hedge_won=bool(hedged and hedged.backup_won),
-            backups=copies,
+            backups=backups,
             # the other copies were cancelled: their tokens are unknown, so count the winner's
-            extra_prompt_tokens=gen.prompt_tokens * copies,
-            extra_completion_tokens=gen.completion_tokens * copies,
+            extra_prompt_tokens=gen.prompt_tokens * backups,
+            extra_completion_tokens=gen.completion_tokens * backups,
             rate_limited=rate_limited,
         )
         if self.run_dir:  # on disk before anyone is told it is done

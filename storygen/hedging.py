@@ -39,14 +39,29 @@ FLOOR_S = 0.1  # never sooner: a busy event loop must not look like a hung provi
 
 @dataclass(frozen=True)
 class Hedged(Generic[T]):
-    """A call's answer, and whether backups ran and one of them won."""
+    """A call's answer, and which of its copies gave it."""
 
     generation: Generation[T]
-    backup_won: bool = False
-    backup_after_s: float | None = None  # when the first backup started, after the primary
     seconds: float = 0.0  # from the primary's start to the winning answer
-    backups: int = 0
-    winner_after_s: float = 0.0  # when the copy that answered started, after the primary
+    after: tuple[float, ...] = (0.0,)  # when each copy started, after the primary
+    winner: int = 0  # 0: the primary; 1 or 2: a backup
+
+    @property
+    def backups(self) -> int:
+        return len(self.after) - 1
+
+    @property
+    def backup_won(self) -> bool:
+        return self.winner > 0
+
+    @property
+    def backup_after_s(self) -> float | None:
+        """When the first backup started, after the primary; None without one."""
+        return self.after[1] if self.backups else None
+
+    @property
+    def winner_after_s(self) -> float:
+        return self.after[self.winner]
 
 
 class Hedger:
@@ -137,14 +152,7 @@ class Hedger:
                         seconds = loop.time() - start
                         i = copies.index(task)
                         self.record(seconds - after[i])  # the winner's own time
-                        return Hedged(
-                            task.result(),
-                            backup_won=i > 0,
-                            backup_after_s=after[1] if len(copies) > 1 else None,
-                            seconds=seconds,
-                            backups=len(copies) - 1,
-                            winner_after_s=after[i],
-                        )
+                        return Hedged(task.result(), seconds, tuple(after), winner=i)
                     first_error = first_error or error
                 if first_error is not None and (not running or len(copies) == 1):
                     # every copy failed, or a primary failed before any backup: the retry

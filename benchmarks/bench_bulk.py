@@ -27,15 +27,15 @@ from typing import Any
 
 from benchmarks import OUT
 from storygen import SimulatedBackend
+from storygen.backends.batch_client import BatchClient
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.batch_client import BatchClient
-from storygen.bulk import run_bulk
-from storygen.bulk_batch import BatchRounds, Polling
-from storygen.bulk_dir import BulkDir
-from storygen.bulk_rows import Defaults, parse_rows
-from storygen.config import BackendConfig
-from storygen.pricing import estimate_cost
-from storygen.server import RunningServer, SimServerConfig
+from storygen.bulk.batch_api import BatchRounds, Polling
+from storygen.bulk.folder import BulkDir
+from storygen.bulk.live import run_bulk
+from storygen.bulk.rows import Defaults, parse_rows
+from storygen.core.pricing import estimate_cost
+from storygen.sim.server import RunningServer, SimServerConfig
 from storygen.store import RunStore
 
 MEDIAN_S = 0.1

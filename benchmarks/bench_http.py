@@ -21,9 +21,9 @@ from typing import Any
 
 from benchmarks import OUT
 from storygen import ScriptRequest
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.bench import run_bench
-from storygen.config import BackendConfig
+from storygen.runner.bench import run_bench
 
 KEY = "sk-bench-0000000000"
 

@@ -12,8 +12,8 @@ import argparse
 import statistics
 
 from storygen.backends.simulated import draw_latency
-from storygen.schedule import ideal_makespan
-from storygen.strategies import Batched, OutlineFirst, Strategy, Windowed
+from storygen.scheduling.scheduler import ideal_makespan
+from storygen.scheduling.strategies import Batched, OutlineFirst, Strategy, Windowed
 
 CONFIGS: dict[str, Strategy] = {
     "batched(5)": Batched(5),

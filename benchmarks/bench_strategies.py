@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from benchmarks import OUT
-from storygen.cli import main
+from storygen.cli.main import main
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks import OUT
 from storygen import ScriptRequest, SimulatedBackend, generate
-from storygen.models import AdaptiveSettings, HedgeSettings, Script, StrategyName
+from storygen.core.models import AdaptiveSettings, HedgeSettings, Script, StrategyName
 
 IDEA = "A lighthouse keeper finds a map to a drowned city"
 RPM = 60  # in the simulated minute (60 x time scale seconds)
@@ -161,9 +161,9 @@ def capacity(seeds: range, scale: float) -> list[dict[str, Any]]:
 
 def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
     """The hang and the unknown-RPM cases again, through the openai SDK to serve-sim."""
+    from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.config import BackendConfig
-    from storygen.server import RunningServer, SimServerConfig
+    from storygen.sim.server import RunningServer, SimServerConfig
 
     def http_run(
         strategy: StrategyName, size: int, seed: int, scenes: int, **sim: Any

@@ -18,13 +18,14 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from storygen import InvalidRequestError, export
-from storygen.bulk import pending
-from storygen.bulk_dir import BulkDir, SummaryLine
-from storygen.bulk_job import BulkJob, bulk_folders, create_bulk, start_bulk
-from storygen.bulk_rows import COLUMNS, TEMPLATE, Defaults, Rows, parse_rows, request_for
-from storygen.models import STRATEGIES
-from storygen.worker import request_label
+from storygen import InvalidRequestError
+from storygen.bulk.folder import BulkDir, SummaryLine
+from storygen.bulk.live import pending
+from storygen.bulk.rows import COLUMNS, TEMPLATE, Defaults, Rows, parse_rows, request_for
+from storygen.core import export
+from storygen.core.models import STRATEGIES
+from storygen.jobs.bulk import BulkJob, bulk_folders, create_bulk, start_bulk
+from storygen.jobs.worker import request_label
 from ui import state
 from ui.shell import ensure_shell
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from storygen import InvalidRequestError, worker
+from storygen import InvalidRequestError
+from storygen.jobs import worker
 from ui import live, results, state
 from ui.forms import request_form
 from ui.shell import ensure_shell

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import InvalidRequestError, RunDir, worker
+from storygen import InvalidRequestError, RunDir
+from storygen.jobs import worker
 from ui import live, results, state
 from ui.forms import request_form
 from ui.shell import ensure_shell

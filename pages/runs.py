@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import InvalidRequestError, analysis, worker
+from storygen import InvalidRequestError
+from storygen.analysis import frames
+from storygen.jobs import worker
 from storygen.store import RunInfo
 from ui import results, state
 from ui.shell import ensure_shell
@@ -22,13 +24,13 @@ if not infos:
     st.stop()
 
 by_id: dict[str, RunInfo] = {i.run_id: i for i in infos}
-st.dataframe(analysis.runs_frame(infos), hide_index=True, key="runs_table")
+st.dataframe(frames.runs_frame(infos), hide_index=True, key="runs_table")
 
 
 def _describe(run_id: str) -> str:
     i = by_id[run_id]
     idea = i.idea if len(i.idea) <= 40 else i.idea[:39] + "…"
-    label = analysis.config_label(i.strategy, i.concurrency)
+    label = frames.config_label(i.strategy, i.concurrency)
     return f"{run_id[:15]} · {label} · {idea} · {i.status}"
 
 
@@ -90,7 +92,7 @@ if picked:
     dirs = [store.open(r) for r in picked]
     scripts = [s for d in dirs if (s := d.load_script()) is not None]
     settings = [d.backend_settings() for d in dirs]
-    measured = analysis.measured_baseline(scripts, settings) is not None
+    measured = frames.measured_baseline(scripts, settings) is not None
     results.comparison_view(
         scripts, "measured" if measured else "estimated", scripts[0].request, key="runs_cmp"
     )

@@ -1,10 +1,8 @@
 """storygen: write the scripts of long AI videos with an LLM, scenes in parallel."""
 
-from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
+from storygen.backends.config import BackendConfig
 from storygen.backends.simulated import SimulatedBackend
-from storygen.config import BackendConfig
-from storygen.engine import Prior, run_async
-from storygen.errors import (
+from storygen.core.errors import (
     BackendError,
     InvalidRequestError,
     MalformedOutputError,
@@ -15,8 +13,7 @@ from storygen.errors import (
     StoryGenError,
     TransientError,
 )
-from storygen.events import ProgressTracker, Snapshot
-from storygen.models import (
+from storygen.core.models import (
     Character,
     Dialogue,
     Outline,
@@ -27,9 +24,12 @@ from storygen.models import (
     Script,
     ScriptRequest,
 )
-from storygen.planning import batches, scene_count, scene_durations
-from storygen.retry import RetryPolicy
-from storygen.runner import generate, resume
+from storygen.core.planning import batches, scene_count, scene_durations
+from storygen.core.tasks import Backend, Generation, SceneContext, SceneTask
+from storygen.engine.events import ProgressTracker, Snapshot
+from storygen.engine.loop import Prior, run_async
+from storygen.policies.retry import RetryPolicy
+from storygen.runner.runs import generate, resume
 from storygen.store import RunDir, RunStore
 
 # pandas and plotly load only when the notebook helpers are first used: the CLI and the
@@ -37,11 +37,17 @@ from storygen.store import RunDir, RunStore
 _LAZY = {name: "storygen.comparison" for name in ("Comparison", "compare", "sweep", "sweep_figure")}
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
+# Modules that were top-level before the layers (``from storygen import export``).
+_MODULES = {"export": "storygen.core.export"}
 
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module 'storygen' has no attribute {name!r}")
 
 

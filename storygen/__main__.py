@@ -2,6 +2,6 @@
 
 import sys
 
-from storygen.cli import main
+from storygen.cli.main import main
 
 sys.exit(main())

@@ -2,8 +2,8 @@
 
 Every lane runs at once on one event loop, each with its own backend built from the same
 config and seed, so on the simulated backend every lane meets the same drawn latencies and
-only scheduling differs (exactly as on the page). The frames come from storygen.analysis and
-the charts from storygen.charts: there is no second implementation of any number.
+only scheduling differs (exactly as on the page). The frames come from storygen.analysis.frames and
+the charts from storygen.analysis.charts: there is no second implementation of any number.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from storygen import analysis, charts, report
-from storygen.config import BackendConfig
-from storygen.engine import run_async
-from storygen.errors import InvalidRequestError, RunFailedError
-from storygen.events import Subscriber
-from storygen.models import STRATEGIES, Script, ScriptRequest, StrategyName
-from storygen.progress import LaneBar
-from storygen.runner import run_sync
-from storygen.store import RunStore
-from storygen.worker import (
+from storygen.analysis import charts, frames, report
+from storygen.backends.config import BackendConfig
+from storygen.core.errors import InvalidRequestError, RunFailedError
+from storygen.core.models import STRATEGIES, Script, ScriptRequest, StrategyName
+from storygen.engine.events import Subscriber
+from storygen.engine.loop import run_async
+from storygen.jobs.worker import (
     DEFAULT_BATCH_SIZES,
     Baseline,
     comparison_plan,
@@ -35,6 +32,9 @@ from storygen.worker import (
     plan_requests,
     request_label,
 )
+from storygen.runner.progress import LaneBar
+from storygen.runner.runs import run_sync
+from storygen.store import RunStore
 
 _plotly_js_sent = False
 
@@ -59,30 +59,29 @@ class Comparison:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row a configuration: wall time, speedup, efficiency, lag, ideal, tokens, cost."""
-        return analysis.summary_frame(
+        return frames.summary_frame(
             list(self.scripts.values()), list(self.scripts), baseline=self.baseline
         )
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
         """One row a scene (and the outline call) of every run: when, how long, what it saw."""
-        return analysis.scenes_of(list(self.scripts.values()), list(self.scripts))
+        return frames.scenes_of(list(self.scripts.values()), list(self.scripts))
 
     @cached_property
     def batches(self) -> pd.DataFrame:
         """One row a batch: its time and the wait for its straggler."""
-        return analysis.batch_frame(self.timeline)
+        return frames.batch_frame(self.timeline)
 
     @cached_property
     def scenes(self) -> pd.DataFrame:
         """What each configuration wrote, one row a scene (the script table with a config)."""
-        frames = [
-            analysis.script_frame(s.scenes).assign(config=label)
-            for label, s in self.scripts.items()
+        tables = [
+            frames.script_frame(s.scenes).assign(config=label) for label, s in self.scripts.items()
         ]
-        if not frames:
-            return analysis.script_frame([]).assign(config=pd.Series(dtype=str))
-        return pd.concat(frames, ignore_index=True)
+        if not tables:
+            return frames.script_frame([]).assign(config=pd.Series(dtype=str))
+        return pd.concat(tables, ignore_index=True)
 
     @cached_property
     def figures(self) -> dict[str, go.Figure]:
@@ -106,7 +105,7 @@ class Comparison:
     def to_json(self, path: str | Path) -> Path:
         """Summary, batches and scene timings, as the page's "Results JSON"."""
         out = Path(path)
-        text = analysis.results_json(self.summary, self.batches, self.timeline)
+        text = frames.results_json(self.summary, self.batches, self.timeline)
         out.write_text(text, encoding="utf-8")
         return out
 
@@ -122,7 +121,7 @@ class Comparison:
     def _repr_html_(self) -> str:
         parts = [
             f"<h4>{html.escape(self.request.idea)} · {self.request.scene_count} scenes</h4>",
-            analysis.display_summary(self.summary).to_html(index=False, border=0, na_rep="n/a"),
+            frames.display_summary(self.summary).to_html(index=False, border=0, na_rep="n/a"),
         ]
         if self.baseline == "estimated":
             parts.append(f"<p><i>Speedups use the {html.escape(charts.ESTIMATED_NOTE)}.</i></p>")

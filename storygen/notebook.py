@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from storygen.backends.config import BackendConfig
 from storygen.comparison import Comparison, compare
-from storygen.config import BackendConfig
-from storygen.errors import InvalidRequestError, StoryGenError
+from storygen.core.errors import InvalidRequestError, StoryGenError
 
 try:
     import ipywidgets as widgets

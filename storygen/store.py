@@ -25,8 +25,8 @@ from typing import IO, Any
 
 from pydantic import TypeAdapter
 
-from storygen.errors import InvalidRequestError, RunLockedError, StoreError
-from storygen.models import Outline, Scene, SceneTiming, Script, ScriptRequest
+from storygen.core.errors import InvalidRequestError, RunLockedError, StoreError
+from storygen.core.models import Outline, Scene, SceneTiming, Script, ScriptRequest
 
 _TIMELINE = TypeAdapter(list[SceneTiming])  # pydantic's serializer: fast for many runs at once
 _SECRET = re.compile(r"(api_?keys?|secret|password|authorization|bearer)$", re.IGNORECASE)

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, SimulatedBackend
-from storygen.models import SceneDraft
-from storygen.server import RunningServer, SimServerConfig
+from storygen.core.models import SceneDraft
+from storygen.sim.server import RunningServer, SimServerConfig
 
 FAST = 0.002  # a simulated call then takes ~16 ms
 

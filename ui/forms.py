@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import InvalidRequestError, ScriptRequest
-from storygen.models import STRATEGIES
+from storygen.core.models import STRATEGIES
 
 DEFAULT_IDEA = "A lighthouse keeper finds a map to a drowned city"
 

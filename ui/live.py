@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import analysis, charts
-from storygen.worker import Job, Lane
+from storygen.analysis import charts, frames
+from storygen.jobs.worker import Job, Lane
 from ui.state import POLL_S
 
 LIVE_COLUMNS = ["scene", "title", "location", "narration"]
@@ -34,13 +34,13 @@ def lane_progress(lane: Lane, *, key: str) -> None:
     if snap.retries:
         st.caption(f"{snap.retries} transient errors retried so far.")
     timings, scenes = lane.timings(snap), lane.scenes(snap)
-    frame = analysis.scene_frame(timings, lane.label, lane.request.strategy)
+    frame = frames.scene_frame(timings, lane.label, lane.request.strategy)
     st.plotly_chart(
         charts.timeline_figure(frame, title="Timeline so far"), key=f"{key}_live_timeline"
     )
     st.caption("Scenes as they finish, the latest on top")
     st.dataframe(
-        analysis.latest_first(scenes, timings)[LIVE_COLUMNS],
+        frames.latest_first(scenes, timings)[LIVE_COLUMNS],
         hide_index=True,
         height=280,
         key=f"{key}_live_scenes",

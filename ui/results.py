@@ -12,8 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from storygen import Scene, SceneTiming, Script, ScriptRequest, analysis, charts, export, report
-from storygen.analysis import Baseline
+from storygen import Scene, SceneTiming, Script, ScriptRequest
+from storygen.analysis import charts, frames, report
+from storygen.analysis.frames import Baseline
+from storygen.core import export
 
 CHART_TITLES = {
     "timeline": "Timeline",
@@ -80,10 +82,10 @@ def script_downloads(script: Script, *, key: str) -> None:
 def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     """A finished script: headline numbers, then table / screenplay / timeline, then downloads."""
     meta = script.meta
-    label = analysis.request_label(script.request)
+    label = frames.request_label(script.request)
     saved = f" Saved as run `{run_id}`." if run_id else ""
     st.success(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s with {label}.{saved}")
-    row = analysis.summary_frame([script], baseline="estimated").iloc[0]
+    row = frames.summary_frame([script], baseline="estimated").iloc[0]
     cols = st.columns(5)
     cols[0].metric("Wall time", f"{meta.wall_time_s:.2f} s")
     cols[1].metric(
@@ -96,13 +98,13 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     cols[4].metric("Cost", "n/a" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}")
     table, screenplay, timeline = st.tabs(["Table", "Screenplay", "Timeline"])
     with table:
-        st.dataframe(analysis.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
+        st.dataframe(frames.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
     with screenplay, st.container(height=520):
         st.markdown(export.to_markdown(script))
     with timeline:
-        frame = analysis.scenes_of([script], [label])
+        frame = frames.scenes_of([script], [label])
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_timeline")
-        limits = analysis.concurrency_frame([script], [label])
+        limits = frames.concurrency_frame([script], [label])
         if not limits.empty:
             st.plotly_chart(charts.concurrency_figure(limits), key=f"{key}_concurrency")
     script_downloads(script, key=key)
@@ -115,13 +117,13 @@ def partial_view(
     if not scenes:
         st.caption("No scene was finished before the run stopped.")
         return
-    label = analysis.request_label(request)
+    label = frames.request_label(request)
     st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")
     table, timeline = st.tabs(["Finished scenes", "Timeline"])
     with table:
-        st.dataframe(analysis.script_frame(scenes), hide_index=True, key=f"{key}_partial")
+        st.dataframe(frames.script_frame(scenes), hide_index=True, key=f"{key}_partial")
     with timeline:
-        frame = analysis.scene_frame(timings, label, request.strategy)
+        frame = frames.scene_frame(timings, label, request.strategy)
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_ptimeline")
 
 
@@ -133,11 +135,11 @@ def comparison_view(
     if not scripts:
         st.warning("No run finished, so there is nothing to compare.")
         return
-    labels = analysis.labels_for(scripts)
-    scenes = analysis.scenes_of(scripts, labels)
-    batches = analysis.batch_frame(scenes)
-    summary = analysis.summary_frame(scripts, labels, baseline=baseline)
-    limits = analysis.concurrency_frame(scripts, labels)
+    labels = frames.labels_for(scripts)
+    scenes = frames.scenes_of(scripts, labels)
+    batches = frames.batch_frame(scenes)
+    summary = frames.summary_frame(scripts, labels, baseline=baseline)
+    limits = frames.concurrency_frame(scripts, labels)
     figures = charts.comparison_figures(scenes, batches, summary, limits)
     if baseline == "estimated":
         st.info(
@@ -146,7 +148,7 @@ def comparison_view(
         )
     st.subheader("Summary")
     st.dataframe(
-        analysis.display_summary(summary),
+        frames.display_summary(summary),
         hide_index=True,
         key=f"{key}_summary",
         column_config={
@@ -193,7 +195,7 @@ def comparison_files(
         ),
         Download(
             "Results JSON",
-            analysis.results_json(summary, batches, scenes),
+            frames.results_json(summary, batches, scenes),
             "comparison.json",
             "application/json",
             "json",

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import InvalidRequestError
-from storygen.config import DEFAULT_MODEL, BackendConfig, check_backend, keys_from_env
+from storygen.backends.config import DEFAULT_MODEL, BackendConfig, check_backend, keys_from_env
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

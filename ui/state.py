@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import streamlit as st
 
 from storygen import RunStore
-from storygen.worker import Job
+from storygen.jobs.worker import Job
 
 if TYPE_CHECKING:
     from ui.sidebar import BackendChoice

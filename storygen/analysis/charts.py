@@ -1,4 +1,4 @@
-"""DataFrames from storygen.analysis into Plotly figures; no Streamlit here.
+"""DataFrames from storygen.analysis.frames into Plotly figures; no Streamlit here.
 
 The four figures of a comparison: a timeline of every scene per configuration, time per
 batch, speedup against the ideal, and speed against context lag; a fifth, the concurrency

@@ -14,11 +14,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from storygen.bench import ideal_of, mean_lag
-from storygen.models import Scene, SceneTiming, Script
-from storygen.pricing import estimate_cost, is_simulated
+from storygen.core.models import Scene, SceneTiming, Script
+from storygen.core.pricing import estimate_cost, is_simulated
+from storygen.jobs.worker import Baseline, config_label, request_label
+from storygen.runner.bench import ideal_of, mean_lag
 from storygen.store import RunInfo
-from storygen.worker import Baseline, config_label, request_label
 
 SCENE_COLUMNS = (
     "config",

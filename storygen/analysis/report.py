@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import plotly.graph_objects as go
 
-from storygen.analysis import display_summary
-from storygen.charts import ESTIMATED_NOTE
-from storygen.models import ScriptRequest
+from storygen.analysis.charts import ESTIMATED_NOTE
+from storygen.analysis.frames import display_summary
+from storygen.core.models import ScriptRequest
 
 _STYLE = """
 body { font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;

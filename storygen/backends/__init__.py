@@ -1,5 +1,5 @@
 """LLM backends behind one small Protocol."""
 
-from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
+from storygen.core.tasks import Backend, Generation, SceneContext, SceneTask
 
 __all__ = ["Backend", "Generation", "SceneContext", "SceneTask"]

@@ -14,8 +14,8 @@ from typing import Any
 import openai
 from openai.types import Batch
 
-from storygen.config import BackendConfig
-from storygen.errors import PermanentError, TransientError
+from storygen.backends.config import BackendConfig
+from storygen.core.errors import PermanentError, TransientError
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 TOKEN_KEY = "storygen_token"  # batch metadata: which submission of ours a batch is

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from storygen.backends.base import Backend
-from storygen.errors import InvalidRequestError
+from storygen.core.errors import InvalidRequestError
+from storygen.core.tasks import Backend
 
 BackendKind = Literal["simulated", "openai"]
 DEFAULT_MODEL = "gpt-4o-mini"

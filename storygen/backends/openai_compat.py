@@ -17,18 +17,16 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
-from storygen.backends.base import Generation, SceneTask
-from storygen.config import DEFAULT_MODEL, BackendConfig, mask
-from storygen.errors import (
+from storygen.backends.config import DEFAULT_MODEL, BackendConfig, mask
+from storygen.core.errors import (
     InvalidRequestError,
     MalformedOutputError,
     PermanentError,
     RateLimitedError,
     TransientError,
 )
-from storygen.limits import KeyPool, RateLimiter
-from storygen.models import Outline, SceneDraft, ScriptRequest
-from storygen.prompts import (
+from storygen.core.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.prompts import (
     CUT_OFF,
     SYSTEM,
     Kind,
@@ -40,6 +38,8 @@ from storygen.prompts import (
     scene_prompt,
     schema_for,
 )
+from storygen.core.tasks import Generation, SceneTask
+from storygen.policies.limits import KeyPool, RateLimiter
 
 OPENAI_URL = "https://api.openai.com/v1"
 Mode = Literal["json_schema", "json_object", "prompt"]

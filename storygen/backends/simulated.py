@@ -18,16 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from storygen.backends.base import Generation, SceneTask
 from storygen.backends.simulated_text import make_outline, make_scene
-from storygen.errors import (
+from storygen.core.errors import (
     InvalidRequestError,
     PermanentError,
     RateLimitedError,
     TransientError,
 )
-from storygen.models import Outline, SceneDraft, ScriptRequest
-from storygen.prompts import SYSTEM, estimate_tokens, outline_prompt, scene_prompt
+from storygen.core.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.prompts import SYSTEM, estimate_tokens, outline_prompt, scene_prompt
+from storygen.core.tasks import Generation, SceneTask
 
 SIM_MODEL = "storygen-sim-1"
 HANG_FACTOR = 30.0

@@ -13,8 +13,8 @@ import random
 from functools import lru_cache
 from typing import NamedTuple
 
-from storygen.backends.base import SceneTask
-from storygen.models import Character, Dialogue, Outline, SceneDraft, ScriptRequest
+from storygen.core.models import Character, Dialogue, Outline, SceneDraft, ScriptRequest
+from storygen.core.tasks import SceneTask
 
 # Word lists: "@key item | item"; " || " separates the six acts; "a=b" pairs a location's name
 # with its "in ..." phrase, or a role's feminine and masculine forms. Lists keep the same lengths

@@ -20,21 +20,21 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
+from storygen.backends.batch_client import TERMINAL, BatchClient
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.batch_client import TERMINAL, BatchClient
-from storygen.batch_rounds import (
+from storygen.bulk.folder import BulkDir, Entry
+from storygen.bulk.rounds import (
     Planned,
     ScriptState,
     context_upto,
     parse_custom_id,
     plan_round,
 )
-from storygen.bulk_dir import BulkDir, Entry
-from storygen.engine import title_from_idea
-from storygen.errors import MalformedOutputError, StoryGenError
-from storygen.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming, Script
-from storygen.planning import scene_durations
-from storygen.prompts import estimate_tokens
+from storygen.core.errors import MalformedOutputError, StoryGenError
+from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming, Script
+from storygen.core.planning import scene_durations
+from storygen.core.prompts import estimate_tokens
+from storygen.engine.loop import title_from_idea
 from storygen.store import RunDir
 
 log = logging.getLogger("storygen")

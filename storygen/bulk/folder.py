@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storygen import export
-from storygen.bulk_rows import Rejected, Row
-from storygen.config import BackendConfig, config_from_settings
-from storygen.errors import InvalidRequestError
-from storygen.models import Script, ScriptRequest
-from storygen.pricing import estimate_cost, is_simulated
+from storygen.backends.config import BackendConfig, config_from_settings
+from storygen.bulk.rows import Rejected, Row
+from storygen.core import export
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import Script, ScriptRequest
+from storygen.core.pricing import estimate_cost, is_simulated
 from storygen.store import RunDir, RunStore, atomic_write
 
 MANIFEST = "manifest.json"

@@ -12,15 +12,15 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storygen.backends.base import Backend
-from storygen.budget import Budget
-from storygen.bulk_dir import BulkDir, Entry, SummaryLine
-from storygen.engine import Prior, run_async
-from storygen.errors import StoryGenError
-from storygen.events import Event, RunFinished, SceneFinished, Subscriber
-from storygen.models import ScriptRequest
-from storygen.retry import RetryPolicy
-from storygen.runner import run_sync
+from storygen.bulk.folder import BulkDir, Entry, SummaryLine
+from storygen.core.errors import StoryGenError
+from storygen.core.models import ScriptRequest
+from storygen.core.tasks import Backend
+from storygen.engine.events import Event, RunFinished, SceneFinished, Subscriber
+from storygen.engine.loop import Prior, run_async
+from storygen.policies.budget import Budget
+from storygen.policies.retry import RetryPolicy
+from storygen.runner.runs import run_sync
 from storygen.store import RunDir
 
 # Scripts in progress at once, at most: all of them progress together (see Budget), and

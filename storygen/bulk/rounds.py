@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storygen.backends.base import SceneContext, SceneTask
-from storygen.errors import InvalidRequestError
-from storygen.models import Outline, Scene, ScriptRequest
-from storygen.planning import scene_durations
-from storygen.prompts import outline_prompt, scene_prompt
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import Outline, Scene, ScriptRequest
+from storygen.core.planning import scene_durations
+from storygen.core.prompts import outline_prompt, scene_prompt
+from storygen.core.tasks import SceneContext, SceneTask
 
 BATCH_STRATEGIES = ("outline", "batched")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storygen.errors import InvalidRequestError
-from storygen.models import AdaptiveSettings, HedgeSettings, ScriptRequest, request_error
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import AdaptiveSettings, HedgeSettings, ScriptRequest, request_error
 
 COLUMNS: tuple[str, ...] = (
     "idea",

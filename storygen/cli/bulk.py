@@ -9,15 +9,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from storygen import export
+from storygen.backends.batch_client import BatchClient
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.batch_client import BatchClient
-from storygen.batch_rounds import check_batchable
-from storygen.bulk import BulkProgress, BulkResult, pending, run_bulk
-from storygen.bulk_batch import Polling, RoundReport, forgive, run_via_batch_api
-from storygen.bulk_dir import MANIFEST, BulkDir
-from storygen.bulk_rows import COLUMNS, Defaults, Rejected, Rows, read_rows
-from storygen.cli_flags import (
+from storygen.bulk.batch_api import Polling, RoundReport, forgive, run_via_batch_api
+from storygen.bulk.folder import MANIFEST, BulkDir
+from storygen.bulk.live import BulkProgress, BulkResult, pending, run_bulk
+from storygen.bulk.rounds import check_batchable
+from storygen.bulk.rows import COLUMNS, Defaults, Rejected, Rows, read_rows
+from storygen.cli.flags import (
     Help,
     Usage,
     add_backend_flags,
@@ -26,10 +25,11 @@ from storygen.cli_flags import (
     backend_config,
     hedge_settings,
 )
-from storygen.errors import InvalidRequestError
-from storygen.models import STRATEGIES
-from storygen.pricing import current_prices
-from storygen.retry import RetryPolicy
+from storygen.core import export
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import STRATEGIES
+from storygen.core.pricing import current_prices
+from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
 
 SUBCOMMANDS = ("resume", "status")

@@ -7,9 +7,9 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from storygen.backends.base import Backend
-from storygen.config import BackendConfig, openai_config_from_env
-from storygen.models import HedgeSettings
+from storygen.backends.config import BackendConfig, openai_config_from_env
+from storygen.core.models import HedgeSettings
+from storygen.core.tasks import Backend
 
 
 class Usage(Exception):

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from storygen import cli_bulk, export
-from storygen.bench import rows_as_dicts, run_bench
-from storygen.cli_flags import (
+from storygen.backends.config import BackendConfig
+from storygen.cli import bulk as cli_bulk
+from storygen.cli.flags import (
     Help,
     Parser,
     Usage,
@@ -25,13 +25,14 @@ from storygen.cli_flags import (
     hedge_settings,
     int_list,
 )
-from storygen.config import BackendConfig
-from storygen.errors import InvalidRequestError, RunFailedError, StoryGenError
-from storygen.models import STRATEGIES, AdaptiveSettings, HedgeSettings, Script, ScriptRequest
-from storygen.pricing import cost_line, current_prices
-from storygen.progress import LaneBar
-from storygen.retry import RetryPolicy
-from storygen.runner import generate, resume
+from storygen.core import export
+from storygen.core.errors import InvalidRequestError, RunFailedError, StoryGenError
+from storygen.core.models import STRATEGIES, AdaptiveSettings, HedgeSettings, Script, ScriptRequest
+from storygen.core.pricing import cost_line, current_prices
+from storygen.policies.retry import RetryPolicy
+from storygen.runner.bench import rows_as_dicts, run_bench
+from storygen.runner.progress import LaneBar
+from storygen.runner.runs import generate, resume
 from storygen.store import RunStore
 
 
@@ -329,7 +330,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_serve_sim(args: argparse.Namespace) -> int:
     from storygen.backends.simulated import HANG_FACTOR
-    from storygen.server import SimServerConfig, serve
+    from storygen.sim.server import SimServerConfig, serve
 
     for name in (
         "error_rate",

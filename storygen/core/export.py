@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from storygen.errors import InvalidRequestError
-from storygen.models import Script
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import Script
 
 Format = Literal["json", "csv", "md"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "md")

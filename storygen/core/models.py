@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from storygen.errors import InvalidRequestError
+from storygen.core.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,7 +17,7 @@ STRATEGIES: tuple[StrategyName, ...] = ("sequential", "batched", "windowed", "ou
 
 
 class HedgeSettings(BaseModel):
-    """Backup calls for hung requests (see storygen.hedging)."""
+    """Backup calls for hung requests (see storygen.policies.hedging)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,7 +30,7 @@ class HedgeSettings(BaseModel):
 
 
 class AdaptiveSettings(BaseModel):
-    """Concurrency found at run time (see storygen.adaptive); ``concurrency`` is the most."""
+    """Concurrency found at run time (``policies.adaptive``); ``concurrency`` is the most."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -244,7 +244,7 @@ class Script(BaseModel):
         """The script as a table: the very columns and values of the CSV export."""
         import pandas as pd
 
-        from storygen.export import CSV_COLUMNS, rows
+        from storygen.core.export import CSV_COLUMNS, rows
 
         return pd.DataFrame(list(rows(self)), columns=list(CSV_COLUMNS))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from storygen.errors import InvalidRequestError
+from storygen.core.errors import InvalidRequestError
 
 CLIP_SECONDS = 8.0
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from storygen.errors import InvalidRequestError
+from storygen.core.errors import InvalidRequestError
 
 # model prefix -> (input, output) USD per 1M tokens, and optionally a third column: the share
 # of that price the provider's Batch API charges (BATCH_SHARE when not given)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
-from storygen.backends.base import SceneContext, SceneTask
-from storygen.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.tasks import SceneContext, SceneTask
 
 SYSTEM = (
     "You are a screenwriter for AI-generated video. A video is cut into clips of a few "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from storygen.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.models import Outline, SceneDraft, ScriptRequest
 
 T = TypeVar("T")
 

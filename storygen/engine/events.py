@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storygen.models import Scene, SceneTiming, Script
+from storygen.core.models import Scene, SceneTiming, Script
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from storygen.adaptive import Controller, Gate
-from storygen.backends.base import Backend, Generation, SceneContext, SceneTask
-from storygen.budget import Budget
-from storygen.errors import (
+from storygen.core.errors import (
     MalformedOutputError,
     PermanentError,
     RateLimitedError,
@@ -21,7 +18,18 @@ from storygen.errors import (
     StoreError,
     StoryGenError,
 )
-from storygen.events import (
+from storygen.core.models import (
+    Outline,
+    RunMeta,
+    Scene,
+    SceneDraft,
+    SceneTiming,
+    Script,
+    ScriptRequest,
+)
+from storygen.core.planning import scene_durations
+from storygen.core.tasks import Backend, Generation, SceneContext, SceneTask
+from storygen.engine.events import (
     BatchFinished,
     Event,
     OutlineFinished,
@@ -34,21 +42,13 @@ from storygen.events import (
     SceneStarted,
     Subscriber,
 )
-from storygen.hedging import Hedged, Hedger
-from storygen.models import (
-    Outline,
-    RunMeta,
-    Scene,
-    SceneDraft,
-    SceneTiming,
-    Script,
-    ScriptRequest,
-)
-from storygen.planning import scene_durations
-from storygen.retry import RetryPolicy, call_with_retries
-from storygen.schedule import Scheduler
+from storygen.policies.adaptive import Controller, Gate
+from storygen.policies.budget import Budget
+from storygen.policies.hedging import Hedged, Hedger
+from storygen.policies.retry import RetryPolicy, call_with_retries
+from storygen.scheduling.scheduler import Scheduler
+from storygen.scheduling.strategies import strategy_for
 from storygen.store import RunDir
-from storygen.strategies import strategy_for
 
 
 @dataclass

@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from storygen.bulk import BulkProgress, run_bulk_async
-from storygen.bulk_dir import BulkDir
-from storygen.bulk_rows import Rows
-from storygen.config import BackendConfig
-from storygen.errors import InvalidRequestError
-from storygen.retry import RetryPolicy
+from storygen.backends.config import BackendConfig
+from storygen.bulk.folder import BulkDir
+from storygen.bulk.live import BulkProgress, run_bulk_async
+from storygen.bulk.rows import Rows
+from storygen.core.errors import InvalidRequestError
+from storygen.jobs.worker import mark_interrupted, resume_config, spawn_entry
+from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
-from storygen.worker import mark_interrupted, resume_config, spawn_entry
 
 BULK_FOLDER = "bulk"  # beside the runs in the store, which lists only folders holding a run
 BulkStatus = Literal["running", "finished", "failed", "cancelled"]
@@ -119,7 +119,7 @@ class BulkJob:
         return self._status if self.done else "running"
 
     def start(self, payload: bytes) -> BulkJob:
-        child, events, errors = spawn_entry("storygen.bulk_job:bulk_child_main", payload)
+        child, events, errors = spawn_entry("storygen.jobs.bulk:bulk_child_main", payload)
         self._child, self.child_pid = child, child.pid
         self._thread = threading.Thread(
             target=self._listen, args=(child, events, errors), name="storygen-bulk", daemon=True

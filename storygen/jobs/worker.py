@@ -31,11 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
-from storygen.config import BackendConfig, config_from_settings
-from storygen.engine import Prior, run_async
-from storygen.errors import InvalidRequestError, RunFailedError, StoreError
-from storygen.events import ProgressTracker, Snapshot
-from storygen.models import (
+from storygen.backends.config import BackendConfig, config_from_settings
+from storygen.core.errors import InvalidRequestError, RunFailedError, StoreError
+from storygen.core.models import (
     AdaptiveSettings,
     HedgeSettings,
     Scene,
@@ -44,6 +42,8 @@ from storygen.models import (
     ScriptRequest,
     StrategyName,
 )
+from storygen.engine.events import ProgressTracker, Snapshot
+from storygen.engine.loop import Prior, run_async
 from storygen.store import RunDir, RunStore
 
 JobKind = Literal["generate", "resume", "compare"]
@@ -261,12 +261,12 @@ def _spawn_child(payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO
 
 
 def spawn_entry(entry: str, payload: bytes) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
-    """A fresh interpreter running ``storygen.worker.<entry>`` (or another module's, as
+    """A fresh interpreter running ``storygen.jobs.worker.<entry>`` (or another module's, as
     "module:function"); events come back on a private pipe."""
     module, _, function = entry.rpartition(":")
-    module = module or "storygen.worker"
+    module = module or "storygen.jobs.worker"
     read_fd, write_fd = os.pipe()
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - read by the listener once the child exits
     child = subprocess.Popen(

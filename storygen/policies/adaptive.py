@@ -21,8 +21,8 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from storygen.errors import RateLimitedError
-from storygen.models import AdaptiveSettings
+from storygen.core.errors import RateLimitedError
+from storygen.core.models import AdaptiveSettings
 
 QUEUEING = 1.5  # recent call times this far above their no-load level mean a queue
 BASELINE = 16  # the first calls started set the no-load level, once every one has answered

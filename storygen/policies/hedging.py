@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from storygen.backends.base import Generation
-from storygen.models import HedgeSettings
+from storygen.core.models import HedgeSettings
+from storygen.core.tasks import Generation
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from storygen.errors import (
+from storygen.core.errors import (
     InvalidRequestError,
     MalformedOutputError,
     RateLimitedError,

@@ -7,13 +7,13 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
-from storygen.backends.base import Backend
 from storygen.backends.simulated import SimulatedBackend
-from storygen.models import Script, ScriptRequest, StrategyName
-from storygen.retry import RetryPolicy
-from storygen.runner import generate
-from storygen.schedule import ideal_makespan
-from storygen.strategies import strategy_for
+from storygen.core.models import Script, ScriptRequest, StrategyName
+from storygen.core.tasks import Backend
+from storygen.policies.retry import RetryPolicy
+from storygen.runner.runs import generate
+from storygen.scheduling.scheduler import ideal_makespan
+from storygen.scheduling.strategies import strategy_for
 
 
 @dataclass(frozen=True)

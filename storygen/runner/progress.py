@@ -6,7 +6,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from storygen.events import (
+from storygen.engine.events import (
     Event,
     RunFailed,
     RunFinished,

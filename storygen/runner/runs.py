@@ -8,13 +8,13 @@ from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from storygen.backends.base import Backend
+from storygen.backends.config import config_from_settings
 from storygen.backends.simulated import SimulatedBackend
-from storygen.config import config_from_settings
-from storygen.engine import Prior, run_async
-from storygen.events import Subscriber
-from storygen.models import Script, ScriptRequest
-from storygen.retry import RetryPolicy
+from storygen.core.models import Script, ScriptRequest
+from storygen.core.tasks import Backend
+from storygen.engine.events import Subscriber
+from storygen.engine.loop import Prior, run_async
+from storygen.policies.retry import RetryPolicy
 from storygen.store import RunDir, RunStore
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import bisect
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 
-from storygen.strategies import Progress, Strategy
+from storygen.scheduling.strategies import Progress, Strategy
 
 
 class Scheduler:

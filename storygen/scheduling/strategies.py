@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from storygen.errors import InvalidRequestError
-from storygen.models import ScriptRequest
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import ScriptRequest
 
 
 @dataclass

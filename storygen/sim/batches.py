@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 if TYPE_CHECKING:
-    from storygen.server import SimServerConfig, SimServerState
+    from storygen.sim.server import SimServerConfig, SimServerState
 
 ENDPOINT = "/v1/chat/completions"
 WINDOW = "24h"

@@ -10,7 +10,7 @@ with C slots: the others queue first come, first served, and their latency grows
 queue. A client that closes its connection before the answer (a cancelled call) is
 noticed: the work stops and the request is counted as cancelled.
 
-It also serves the Batch API (storygen/batch_server.py), whose lines are answered by the
+It also serves the Batch API (storygen/sim/batches.py), whose lines are answered by the
 same code as a live chat request (``answer_chat``).
 """
 
@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from storygen.backends.base import SceneTask
+from storygen.backends.config import mask
 from storygen.backends.simulated import (
     HANG_FACTOR,
     SIM_MODEL,
@@ -42,9 +42,9 @@ from storygen.backends.simulated import (
     hedge_key,
 )
 from storygen.backends.simulated_text import make_outline, make_scene
-from storygen.batch_server import batch_router
-from storygen.config import mask
-from storygen.prompts import ParsedCall, estimate_tokens, parse_prompt
+from storygen.core.prompts import ParsedCall, estimate_tokens, parse_prompt
+from storygen.core.tasks import SceneTask
+from storygen.sim.batches import batch_router
 
 # What response_format the server pretends to support. "refuse-500" plays
 # llama-cpp-python's server: json_schema fails its request validation, answered as a 500;
@@ -86,7 +86,7 @@ class SimServerConfig:
     # "length:<N>" (cut off with finish_reason "length" unless max_tokens >= N),
     # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>"
     script: dict[str, list[str]] = field(default_factory=dict)
-    # The Batch API (storygen/batch_server.py). A batch is done batch_delay_s real seconds
+    # The Batch API (storygen/sim/batches.py). A batch is done batch_delay_s real seconds
     # after it was created: not scaled by time_scale, since a real batch's delay has
     # nothing to do with a call's latency. Of its lines, a share is answered with a 500
     # (batch_fail_rate) and a share is never run (batch_expire_rate: the window ends, the

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from storygen import RunFailedError, RunStore, Script, ScriptRequest, SimulatedBackend, generate
-from storygen.analysis import (
+from storygen.analysis.frames import (
     batch_frame,
     display_summary,
     labels_for,
@@ -24,8 +24,8 @@ from storygen.analysis import (
     sequential_estimate,
     summary_frame,
 )
-from storygen.bench import ideal_of, mean_lag
-from storygen.pricing import estimate_cost
+from storygen.core.pricing import estimate_cost
+from storygen.runner.bench import ideal_of, mean_lag
 
 FAST = 0.002
 BASE = ScriptRequest(idea="A lighthouse keeper finds a map", duration_s=160)  # 20 scenes

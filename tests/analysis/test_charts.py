@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 
 from storygen import Script, ScriptRequest, SimulatedBackend, generate
-from storygen.analysis import batch_frame, scenes_of, summary_frame
-from storygen.charts import (
+from storygen.analysis.charts import (
     BATCH_COLOURS,
     ESTIMATED_NOTE,
     WAIT_COLOUR,
@@ -17,7 +16,8 @@ from storygen.charts import (
     timeline_figure,
     tradeoff_figure,
 )
-from storygen.report import comparison_report
+from storygen.analysis.frames import batch_frame, scenes_of, summary_frame
+from storygen.analysis.report import comparison_report
 
 BASE = ScriptRequest(idea="A fox opens a bakery", duration_s=96)  # 12 scenes
 

@@ -20,7 +20,14 @@ from _dashboard import FAST, open_app, poll
 from conftest import fast_policy
 
 from storygen import RetryPolicy, RunStore, Script, ScriptRequest, SimulatedBackend, generate
-from storygen.analysis import (
+from storygen.analysis.charts import (
+    BACKUP_LOST,
+    BACKUP_WON,
+    comparison_figures,
+    concurrency_figure,
+    timeline_figure,
+)
+from storygen.analysis.frames import (
     batch_frame,
     concurrency_frame,
     display_summary,
@@ -29,17 +36,10 @@ from storygen.analysis import (
     scenes_of,
     summary_frame,
 )
+from storygen.analysis.report import comparison_report
 from storygen.backends.simulated import draw_hang
-from storygen.charts import (
-    BACKUP_LOST,
-    BACKUP_WON,
-    comparison_figures,
-    concurrency_figure,
-    timeline_figure,
-)
-from storygen.models import AdaptiveSettings, HedgeSettings
-from storygen.report import comparison_report
-from storygen.worker import Tuning, comparison_plan, plan_requests, request_label
+from storygen.core.models import AdaptiveSettings, HedgeSettings
+from storygen.jobs.worker import Tuning, comparison_plan, plan_requests, request_label
 
 COMPARE = "pages/compare.py"
 BASE = ScriptRequest(idea="A fox opens a bakery", duration_s=160)  # 20 scenes, seed 0

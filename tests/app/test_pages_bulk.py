@@ -21,13 +21,13 @@ from _dashboard import open_app, poll, shown_after
 from streamlit.testing.v1 import AppTest
 from test_downloads import ServedFiles
 
-from storygen.bulk_dir import SUMMARY_COLUMNS, BulkDir
-from storygen.bulk_job import bulk_folders
-from storygen.bulk_rows import TEMPLATE, Defaults
+from storygen.bulk.folder import SUMMARY_COLUMNS, BulkDir
+from storygen.bulk.rows import TEMPLATE, Defaults
+from storygen.jobs.bulk import bulk_folders
 from storygen.store import RunStore
 
 BULK = "pages/bulk.py"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IDEAS = (
     "idea,duration_s,strategy,concurrency\n"
     "A fox opens a bakery,80,windowed,5\n"  # row 2: 10 scenes

@@ -21,10 +21,10 @@ from storygen import (
     TransientError,
     generate,
 )
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.config import BackendConfig
-from storygen.events import Event, SceneRetrying
-from storygen.server import RunningServer, SimRequest
+from storygen.engine.events import Event, SceneRetrying
+from storygen.sim.server import RunningServer, SimRequest
 
 KEY = "sk-contract-0123456789"
 

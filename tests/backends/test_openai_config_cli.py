@@ -15,11 +15,16 @@ from pathlib import Path
 import pytest
 
 from storygen import InvalidRequestError
-from storygen.config import BackendConfig, check_backend, keys_from_env, openai_config_from_env
-from storygen.pricing import estimate_cost, load_prices
-from storygen.server import RunningServer, SimServerConfig
+from storygen.backends.config import (
+    BackendConfig,
+    check_backend,
+    keys_from_env,
+    openai_config_from_env,
+)
+from storygen.core.pricing import estimate_cost, load_prices
+from storygen.sim.server import RunningServer, SimServerConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-cli-0123456789abcdef"
 
 

@@ -17,10 +17,10 @@ from storygen import (
     generate,
     resume,
 )
+from storygen.backends.config import BackendConfig, mask
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.config import BackendConfig, mask
-from storygen.events import Event, SceneRetrying
-from storygen.server import RunningServer
+from storygen.engine.events import Event, SceneRetrying
+from storygen.sim.server import RunningServer
 
 KEY = "sk-test-0123456789abcdef"
 

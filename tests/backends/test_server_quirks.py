@@ -15,11 +15,11 @@ import pytest
 from conftest import Serve, fast_policy
 
 from storygen import PermanentError, RunFailedError, Script, ScriptRequest, generate
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.config import BackendConfig
-from storygen.events import Event, SceneRetrying
-from storygen.prompts import extract_json, json_instruction, outline_prompt
-from storygen.server import RunningServer, SimServerConfig
+from storygen.core.prompts import extract_json, json_instruction, outline_prompt
+from storygen.engine.events import Event, SceneRetrying
+from storygen.sim.server import RunningServer, SimServerConfig
 
 KEY = "sk-quirks-0123456789"
 

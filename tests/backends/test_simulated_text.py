@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from storygen.backends.base import SceneContext, SceneTask
 from storygen.backends.simulated_text import make_cast, make_outline, make_scene
-from storygen.models import ScriptRequest
+from storygen.core.models import ScriptRequest
+from storygen.core.tasks import SceneContext, SceneTask
 
 IDEA = "A lighthouse keeper finds a map to a drowned city"
 

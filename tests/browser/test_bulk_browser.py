@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser.test_dashboard_browser import DOCS, _open, app_url, browser  # noqa: F401 - fixtures
-from storygen.bulk_rows import TEMPLATE
+from storygen.bulk.rows import TEMPLATE
 
 
 def test_the_template_uploads_runs_and_shows_every_row(browser, app_url, tmp_path: Path) -> None:  # noqa: F811

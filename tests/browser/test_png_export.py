@@ -6,7 +6,7 @@ import struct
 
 import pandas as pd
 
-from storygen.charts import figure_png, png_unavailable_reason, speedup_figure
+from storygen.analysis.charts import figure_png, png_unavailable_reason, speedup_figure
 
 
 def test_a_chart_renders_to_a_png_of_the_asked_size(chromium: str, monkeypatch) -> None:

@@ -17,25 +17,25 @@ from typing import Any
 import pytest
 from conftest import Serve
 
+from storygen.backends.batch_client import BatchClient
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.batch_client import BatchClient
-from storygen.batch_rounds import (
+from storygen.bulk.batch_api import BatchRounds, Polling
+from storygen.bulk.folder import BulkDir
+from storygen.bulk.rounds import (
     ScriptState,
     check_batchable,
     custom_id,
     parse_custom_id,
     plan_round,
 )
-from storygen.bulk_batch import BatchRounds, Polling
-from storygen.bulk_dir import BulkDir
-from storygen.bulk_rows import parse_rows
-from storygen.config import BackendConfig
-from storygen.errors import InvalidRequestError
-from storygen.models import AdaptiveSettings, Outline, Scene, ScriptRequest
-from storygen.pricing import estimate_cost
+from storygen.bulk.rows import parse_rows
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import AdaptiveSettings, Outline, Scene, ScriptRequest
+from storygen.core.pricing import estimate_cost
 from storygen.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-batch-test-0123456789"
 FAST_POLL = Polling(first_s=0.02, most_s=0.1)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from conftest import FAST, Serve, fast_policy
 
 from storygen import SimulatedBackend
-from storygen.bulk import BulkProgress, run_bulk
-from storygen.bulk_dir import SUMMARY_COLUMNS, BulkDir
-from storygen.bulk_rows import parse_rows
-from storygen.export import from_json
+from storygen.bulk.folder import SUMMARY_COLUMNS, BulkDir
+from storygen.bulk.live import BulkProgress, run_bulk
+from storygen.bulk.rows import parse_rows
+from storygen.core.export import from_json
 from storygen.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bulk(tmp_path: Path, text: str, **options: object) -> BulkDir:
@@ -212,8 +212,8 @@ def test_the_cli_reports_rejected_rows_runs_the_rest_and_exits_2(tmp_path: Path)
 def test_over_http_every_script_shares_one_key_pool(tmp_path: Path, serve: Serve) -> None:
     """The scripts of a bulk run share the backend, so its key pool caps them together: the
     server never sees more than 3 calls at once on a key, though the budget allows 20."""
+    from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.config import BackendConfig
 
     server = serve(time_scale=0.004)
     keys = ["sk-bulk-key-one-0000", "sk-bulk-key-two-0000"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storygen.bulk_rows import TEMPLATE, Defaults, parse_rows, read_rows
-from storygen.errors import InvalidRequestError
+from storygen.bulk.rows import TEMPLATE, Defaults, parse_rows, read_rows
+from storygen.core.errors import InvalidRequestError
 
 
 def test_rows_take_their_own_values_and_the_defaults_for_empty_cells() -> None:
@@ -99,7 +99,7 @@ def test_the_template_is_valid_and_a_file_is_read_by_its_suffix(tmp_path: Path) 
 
 def test_the_example_file_in_the_readme_is_the_template() -> None:
     """The README's bulk commands run on examples/ideas.csv; the app offers TEMPLATE."""
-    example = Path(__file__).resolve().parents[1] / "examples" / "ideas.csv"
+    example = Path(__file__).resolve().parents[2] / "examples" / "ideas.csv"
     assert example.read_text(encoding="utf-8") == TEMPLATE
 
 
@@ -142,7 +142,7 @@ def test_blank_jsonl_lines_are_skipped_not_the_end_of_the_file() -> None:
 def test_a_file_of_more_rows_than_allowed_is_refused_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("storygen.bulk_rows.MAX_ROWS", 3)
+    monkeypatch.setattr("storygen.bulk.rows.MAX_ROWS", 3)
     assert len(parse_rows("idea\nA\nB\nC\n", "csv").valid) == 3  # the most is fine
     with pytest.raises(InvalidRequestError, match="more than 3 rows: split the file"):
         parse_rows("idea\nA\nB\nC\nD\n", "csv")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from storygen.cli import main
+from storygen.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = "0.002"
 
 

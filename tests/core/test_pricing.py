@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from storygen import InvalidRequestError, ScriptRequest, SimulatedBackend, generate
-from storygen.analysis import display_summary, summary_frame
-from storygen.cli import main
-from storygen.pricing import estimate_cost, price_of
+from storygen.analysis.frames import display_summary, summary_frame
+from storygen.cli.main import main
+from storygen.core.pricing import estimate_cost, price_of
 
 FAST = 0.002
 

@@ -9,10 +9,9 @@ from email.utils import format_datetime
 import pytest
 
 from storygen import ScriptRequest
-from storygen.backends.base import SceneContext, SceneTask
 from storygen.backends.openai_compat import retry_after_s
-from storygen.models import SceneDraft
-from storygen.prompts import (
+from storygen.core.models import SceneDraft
+from storygen.core.prompts import (
     CUT_OFF,
     extract_json,
     outline_prompt,
@@ -20,6 +19,7 @@ from storygen.prompts import (
     repair_request,
     scene_prompt,
 )
+from storygen.core.tasks import SceneContext, SceneTask
 
 SCENE = SceneDraft(
     title="T", visual_prompt="v", narration="n", location="l", camera="c", summary="s"

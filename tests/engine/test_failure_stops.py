@@ -14,7 +14,7 @@ import pytest
 from conftest import FaultyBackend, fast_policy
 
 from storygen import PermanentError, RunFailedError, ScriptRequest, generate
-from storygen.events import Event, SceneFailed, SceneFinished
+from storygen.engine.events import Event, SceneFailed, SceneFinished
 
 
 def started(backend: FaultyBackend) -> set[int]:

@@ -20,8 +20,8 @@ from storygen import (
     TransientError,
     generate,
 )
-from storygen.events import Event, RunFailed, SceneFailed
-from storygen.models import Outline
+from storygen.core.models import Outline
+from storygen.engine.events import Event, RunFailed, SceneFailed
 
 
 def _request(strategy: str = "sequential", scenes: int = 4) -> ScriptRequest:

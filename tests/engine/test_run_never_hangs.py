@@ -31,13 +31,13 @@ from storygen import (
     resume,
     run_async,
 )
-from storygen.config import BackendConfig
-from storygen.errors import StoreError
-from storygen.events import Event, RunFailed, SceneFinished
-from storygen.models import Scene, SceneDraft, SceneTiming
-from storygen.worker import start_resume
+from storygen.backends.config import BackendConfig
+from storygen.core.errors import StoreError
+from storygen.core.models import Scene, SceneDraft, SceneTiming
+from storygen.engine.events import Event, RunFailed, SceneFinished
+from storygen.jobs.worker import start_resume
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STRATEGIES = ["sequential", "batched", "windowed", "outline"]
 
 

@@ -14,10 +14,9 @@ import pytest
 
 import storygen
 from storygen import InvalidRequestError, RunStore, ScriptRequest
-from storygen.config import BackendConfig, check_backend
-from storygen.events import Event, SceneFinished
-from storygen.store import RunDir
-from storygen.worker import (
+from storygen.backends.config import BackendConfig, check_backend
+from storygen.engine.events import Event, SceneFinished
+from storygen.jobs.worker import (
     Job,
     Lane,
     _spawn_child,
@@ -27,6 +26,7 @@ from storygen.worker import (
     start_generate,
     start_resume,
 )
+from storygen.store import RunDir
 
 FAST = BackendConfig.build_config(kind="simulated", time_scale=0.002)
 SLOW = BackendConfig.build_config(kind="simulated", time_scale=1.0)  # ~8 s a call

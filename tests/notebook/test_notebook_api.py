@@ -24,7 +24,7 @@ from storygen import (
     generate,
     resume,
 )
-from storygen.events import Event, SceneFinished
+from storygen.engine.events import Event, SceneFinished
 from storygen.notebook import panel
 
 IDEA = "A lighthouse keeper finds a map to a drowned city"

@@ -15,9 +15,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from storygen.server import RunningServer, SimServerConfig
+from storygen.sim.server import RunningServer, SimServerConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -120,7 +120,7 @@ def test_a_kernel_interrupt_during_generate_leaves_a_resumable_run(kernel_env: P
             nbformat.v4.new_code_cell(
                 "import os, signal\n"
                 "from storygen import RunStore, ScriptRequest, SimulatedBackend, generate\n"
-                "from storygen.events import SceneFinished\n"
+                "from storygen.engine.events import SceneFinished\n"
                 "done = []\n"
                 "def interrupt(event):\n"
                 "    if isinstance(event, SceneFinished):\n"

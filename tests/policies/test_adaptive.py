@@ -10,9 +10,9 @@ import pytest
 from conftest import FAST, fast_policy
 
 from storygen import ScriptRequest, SimulatedBackend, generate
-from storygen.adaptive import BASELINE, CUT, Controller, Gate, LearnedWindow, _Start
-from storygen.errors import RateLimitedError
-from storygen.models import AdaptiveSettings
+from storygen.core.errors import RateLimitedError
+from storygen.core.models import AdaptiveSettings
+from storygen.policies.adaptive import BASELINE, CUT, Controller, Gate, LearnedWindow, _Start
 
 
 class Clock:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from storygen.budget import Budget
+from storygen.policies.budget import Budget
 
 
 def test_a_freed_slot_goes_to_the_longest_waiter_and_the_cap_holds() -> None:

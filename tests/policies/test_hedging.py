@@ -22,8 +22,9 @@ from storygen import (
     TransientError,
     generate,
 )
-from storygen.cli import _summary
-from storygen.hedging import (
+from storygen.cli.main import _summary
+from storygen.core.models import HedgeSettings, SceneDraft
+from storygen.policies.hedging import (
     FACTOR,
     FALLBACK,
     FLOOR_S,
@@ -31,7 +32,6 @@ from storygen.hedging import (
     MIN_SAMPLES,
     Hedger,
 )
-from storygen.models import HedgeSettings, SceneDraft
 
 SLOW = 0.6  # a hung primary: many times the ~16 ms of an ordinary simulated call
 
@@ -347,9 +347,9 @@ def test_hung_first_calls_still_get_their_backups() -> None:
 def test_over_http_the_losing_request_is_really_closed() -> None:
     """The real openai SDK to serve-sim: the hung primary's HTTP request is cancelled, and
     the server counts it, while the backup's answer is used."""
+    from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.config import BackendConfig
-    from storygen.server import RunningServer, SimServerConfig
+    from storygen.sim.server import RunningServer, SimServerConfig
 
     with RunningServer(SimServerConfig(time_scale=FAST, hang_rate=0.2)) as server:
         config = BackendConfig.build_config(
@@ -373,9 +373,9 @@ def test_over_http_the_losing_request_is_really_closed() -> None:
 def test_a_run_whose_every_call_hangs_ends_with_a_clear_error() -> None:
     """Hedging cannot save a provider that never answers: timeouts and retries end it."""
     from storygen import RunFailedError
+    from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.config import BackendConfig
-    from storygen.server import RunningServer, SimServerConfig
+    from storygen.sim.server import RunningServer, SimServerConfig
 
     with RunningServer(SimServerConfig(time_scale=1.0, hang_rate=1.0)) as server:
         config = BackendConfig.build_config(
@@ -399,7 +399,7 @@ def test_a_hedged_run_resumes_after_a_kill_with_no_scene_twice(tmp_path: Path) -
     import sys
     import time
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "storygen", "generate", "--idea", "A storm", "--duration",
@@ -438,7 +438,7 @@ def test_a_hedged_run_resumes_after_a_kill_with_no_scene_twice(tmp_path: Path) -
 
 
 def test_the_cli_hedges_by_default_and_says_so(tmp_path: Path) -> None:
-    from storygen.cli import main
+    from storygen.cli.main import main
 
     args = ["generate", "--idea", "A heist", "--duration", "600", "--strategy", "windowed",
             "--batch-size", "10", "--time-scale", "0.0125", "--hang-rate", "0.03",

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from storygen.limits import KeyPool, RateLimiter
+from storygen.policies.limits import KeyPool, RateLimiter
 
 
 async def test_rpm_spaces_requests_evenly_and_never_bursts() -> None:

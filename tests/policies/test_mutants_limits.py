@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from storygen.limits import KeyPool, RateLimiter
+from storygen.policies.limits import KeyPool, RateLimiter
 
 
 async def test_tpm_spaces_requests_by_their_share_of_the_window() -> None:

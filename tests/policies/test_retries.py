@@ -15,7 +15,7 @@ from storygen import (
     TransientError,
     generate,
 )
-from storygen.events import Event, SceneRetrying
+from storygen.engine.events import Event, SceneRetrying
 
 SHORT = ScriptRequest(idea="A robot learns to paint", duration_s=80, concurrency=5)
 

@@ -12,7 +12,7 @@ import pytest
 from tenacity import AsyncRetrying, RetryCallState
 
 from storygen import RateLimitedError, RetryPolicy, TransientError
-from storygen.cli import main
+from storygen.cli.main import main
 
 DRAWS = 2000
 

@@ -33,13 +33,13 @@ from storygen import (
     TransientError,
     generate,
 )
-from storygen.analysis import summary_frame
+from storygen.analysis.frames import summary_frame
 from storygen.backends.simulated import draw_latency
-from storygen.events import Event, SceneRetrying
-from storygen.limits import KeyPool
-from storygen.models import SceneDraft, Script
-from storygen.schedule import ideal_makespan
-from storygen.strategies import Batched, OutlineFirst, Sequential, Windowed
+from storygen.core.models import SceneDraft, Script
+from storygen.engine.events import Event, SceneRetrying
+from storygen.policies.limits import KeyPool
+from storygen.scheduling.scheduler import ideal_makespan
+from storygen.scheduling.strategies import Batched, OutlineFirst, Sequential, Windowed
 
 SERVICE = {1: 5.0, 2: 1.0, 3: 3.0, 4: 2.0, 5: 4.0, 6: 0.5}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from storygen.schedule import Scheduler, ideal_makespan
-from storygen.strategies import Batched, OutlineFirst, Progress, Sequential, Windowed
+from storygen.scheduling.scheduler import Scheduler, ideal_makespan
+from storygen.scheduling.strategies import Batched, OutlineFirst, Progress, Sequential, Windowed
 
 
 def test_admits_in_index_order_up_to_the_window_and_refills_as_scenes_finish() -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from storygen.errors import InvalidRequestError
-from storygen.models import ScriptRequest
-from storygen.strategies import (
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import ScriptRequest
+from storygen.scheduling.strategies import (
     AdaptiveBatched,
     Batched,
     OutlineFirst,

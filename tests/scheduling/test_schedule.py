@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from storygen import ProgressTracker, ScriptRequest, SimulatedBackend, generate
-from storygen.bench import ideal_of
-from storygen.schedule import ideal_makespan
-from storygen.strategies import Batched, OutlineFirst, Sequential, Windowed
+from storygen.runner.bench import ideal_of
+from storygen.scheduling.scheduler import ideal_makespan
+from storygen.scheduling.strategies import Batched, OutlineFirst, Sequential, Windowed
 
 SERVICE = {1: 1.0, 2: 5.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0}
 

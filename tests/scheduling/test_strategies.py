@@ -8,7 +8,7 @@ import pytest
 from conftest import FAST, fast_policy
 
 from storygen import Generation, SceneTask, Script, ScriptRequest, SimulatedBackend, generate
-from storygen.models import SceneDraft, SceneTiming
+from storygen.core.models import SceneDraft, SceneTiming
 
 
 class RecordingBackend(SimulatedBackend):
@@ -159,7 +159,7 @@ def test_engine_sets_index_and_duration_not_the_model() -> None:
 
 
 def _batches_seen(events: list[object]) -> list[tuple[int, float, float]]:
-    from storygen.events import BatchFinished
+    from storygen.engine.events import BatchFinished
 
     return [(e.group, e.start_s, e.end_s) for e in events if isinstance(e, BatchFinished)]
 
@@ -168,7 +168,7 @@ def _batches_seen(events: list[object]) -> list[tuple[int, float, float]]:
 def test_each_batch_is_reported_once_when_its_last_scene_is_done(adaptive: bool) -> None:
     """BatchFinished: once per batch, from its first start to its last end, also when the
     batch sizes are found at run time."""
-    from storygen.models import AdaptiveSettings
+    from storygen.core.models import AdaptiveSettings
 
     events: list[object] = []
     request = ScriptRequest(

@@ -23,11 +23,11 @@ from conftest import Serve
 from openai.types import Batch
 
 from storygen import Outline, SceneContext, SceneDraft, SceneTask, ScriptRequest
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.backends.simulated import SIM_MODEL
-from storygen.config import BackendConfig
-from storygen.planning import scene_durations
-from storygen.prompts import (
+from storygen.core.planning import scene_durations
+from storygen.core.prompts import (
     SYSTEM,
     Kind,
     extract_json,
@@ -35,7 +35,7 @@ from storygen.prompts import (
     outline_prompt,
     scene_prompt,
 )
-from storygen.server import RunningServer, SimServerConfig
+from storygen.sim.server import RunningServer, SimServerConfig
 
 KEY = "sk-batch-0123456789abcdef"
 CHAT: Literal["/v1/chat/completions"] = "/v1/chat/completions"

@@ -18,15 +18,15 @@ import httpx
 import pytest
 
 from storygen import RunStore, SceneTask, ScriptRequest, SimulatedBackend
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.backends.simulated import Slots, draw_hang, draw_latency
-from storygen.cli import main
-from storygen.config import BackendConfig
-from storygen.errors import InvalidRequestError
-from storygen.runner import backend_from_settings
-from storygen.server import RunningServer, SimServerConfig
+from storygen.cli.main import main
+from storygen.core.errors import InvalidRequestError
+from storygen.runner.runs import backend_from_settings
+from storygen.sim.server import RunningServer, SimServerConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-0123456789abcdef"
 REQUEST = ScriptRequest(idea="A lighthouse keeper finds a map to a drowned city", duration_s=600)
 

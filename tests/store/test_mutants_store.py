@@ -140,7 +140,7 @@ def test_the_run_list_is_newest_first(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["status.json", "script.json", "timeline.json"])
 def test_a_run_file_that_cannot_be_written_names_itself(tmp_path: Path, name: str) -> None:
-    from storygen.errors import StoreError
+    from storygen.core.errors import StoreError
 
     store = RunStore(tmp_path)
     script = generate(REQUEST, FaultyBackend({}), policy=fast_policy())

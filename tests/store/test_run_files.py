@@ -14,9 +14,9 @@ import pytest
 from conftest import FAST
 
 from storygen import RunDir, RunStore, ScriptRequest, SimulatedBackend, generate
-from storygen.events import Event, RunFinished, RunStarted, SceneFinished
-from storygen.export import from_json
-from storygen.models import SceneTiming
+from storygen.core.export import from_json
+from storygen.core.models import SceneTiming
+from storygen.engine.events import Event, RunFinished, RunStarted, SceneFinished
 
 
 def _request(strategy: str = "batched") -> ScriptRequest:

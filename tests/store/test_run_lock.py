@@ -21,10 +21,10 @@ from storygen import (
     generate,
     resume,
 )
-from storygen.errors import RunLockedError
-from storygen.events import Event, SceneFinished
+from storygen.core.errors import RunLockedError
+from storygen.engine.events import Event, SceneFinished
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REQUEST = ScriptRequest(idea="A heist", duration_s=160, strategy="windowed", concurrency=3)
 
 

@@ -15,7 +15,7 @@ from conftest import FAST, fast_policy
 
 from storygen import RunFailedError, RunStore, ScriptRequest, SimulatedBackend, generate, resume
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def checkpoint_indices(run_path: Path) -> list[int]:

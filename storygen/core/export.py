@@ -9,22 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 from storygen.core.errors import InvalidRequestError
-from storygen.core.models import Script
+from storygen.core.models import CSV_COLUMNS, Script
 
 Format = Literal["json", "csv", "md"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "md")
-CSV_COLUMNS = (
-    "index",
-    "duration_s",
-    "title",
-    "location",
-    "characters",
-    "camera",
-    "visual_prompt",
-    "narration",
-    "dialogues",
-    "summary",
-)
 
 
 def to_json(script: Script) -> str:
@@ -36,21 +24,8 @@ def from_json(text: str) -> Script:
 
 
 def rows(script: Script) -> Iterator[tuple[int, str, str, str, str, str, str, str, str, str]]:
-    """One row a scene in CSV_COLUMNS order, lists joined readably: the CSV export and
-    Script.to_dataframe() share it, so the two tables never drift apart."""
-    for s in script.scenes:
-        yield (
-            s.index,
-            f"{s.duration_s:g}",
-            s.title,
-            s.location,
-            ", ".join(s.characters),
-            s.camera,
-            s.visual_prompt,
-            s.narration,
-            "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
-            s.summary,
-        )
+    """One row a scene in CSV_COLUMNS order (``Script.rows``)."""
+    return script.rows()
 
 
 def to_csv(script: Script) -> str:

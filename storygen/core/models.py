@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -233,6 +234,21 @@ class RunMeta(BaseModel):
         return self.concurrency_trace[-1][1] if self.concurrency_trace else self.concurrency
 
 
+# The columns of a script as a table (CSV export, DataFrame), one row a scene.
+CSV_COLUMNS = (
+    "index",
+    "duration_s",
+    "title",
+    "location",
+    "characters",
+    "camera",
+    "visual_prompt",
+    "narration",
+    "dialogues",
+    "summary",
+)
+
+
 class Script(BaseModel):
     title: str
     request: ScriptRequest
@@ -240,13 +256,28 @@ class Script(BaseModel):
     scenes: list[Scene]
     meta: RunMeta
 
+    def rows(self) -> Iterator[tuple[int, str, str, str, str, str, str, str, str, str]]:
+        """One row a scene in CSV_COLUMNS order, lists joined readably: the CSV export and
+        to_dataframe() share it, so the two tables never drift apart."""
+        for s in self.scenes:
+            yield (
+                s.index,
+                f"{s.duration_s:g}",
+                s.title,
+                s.location,
+                ", ".join(s.characters),
+                s.camera,
+                s.visual_prompt,
+                s.narration,
+                "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
+                s.summary,
+            )
+
     def to_dataframe(self) -> pd.DataFrame:
         """The script as a table: the very columns and values of the CSV export."""
         import pandas as pd
 
-        from storygen.core.export import CSV_COLUMNS, rows
-
-        return pd.DataFrame(list(rows(self)), columns=list(CSV_COLUMNS))
+        return pd.DataFrame(list(self.rows()), columns=list(CSV_COLUMNS))
 
     def __repr__(self) -> str:
         strategy, size = self.request.strategy, self.request.concurrency

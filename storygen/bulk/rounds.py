@@ -20,7 +20,7 @@ from storygen.core.errors import InvalidRequestError
 from storygen.core.models import Outline, Scene, ScriptRequest
 from storygen.core.planning import scene_durations
 from storygen.core.prompts import outline_prompt, scene_prompt
-from storygen.core.tasks import SceneContext, SceneTask
+from storygen.core.tasks import SceneTask, scene_context
 
 BATCH_STRATEGIES = ("outline", "batched")
 
@@ -103,18 +103,7 @@ def context_upto(request: ScriptRequest, k: int) -> int:
 def _scene(state: ScriptState, k: int) -> Planned:
     request, outline = state.request, state.outline
     upto = context_upto(request, k)
-    first = max(1, upto - request.context_scenes + 1)
-    previous = tuple((i, state.scenes[i].summary) for i in range(first, upto + 1))
-    context = SceneContext(previous=previous)
-    if outline is not None:
-        beats = outline.beats
-        context = SceneContext(
-            previous=previous,
-            outline=outline,
-            beat=beats[k - 1],
-            previous_beat=beats[k - 2] if k > 1 else None,
-            next_beat=beats[k] if k < len(beats) else None,
-        )
+    context = scene_context(k, upto, state.scenes, request.context_scenes, outline)
     duration = scene_durations(request.duration_s, request.seconds_per_scene)[k - 1]
     task = SceneTask(request, k, state.total, duration, context)
     return Planned(
@@ -124,7 +113,7 @@ def _scene(state: ScriptState, k: int) -> Planned:
         "scene",
         scene_prompt(task),
         request.seed,
-        context_size=len(previous),
+        context_size=len(context.previous),
         context_lag=k - 1 - upto,
         had_outline=outline is not None,
     )

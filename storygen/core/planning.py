@@ -1,10 +1,11 @@
-"""Scene arithmetic: how a duration becomes clips."""
+"""Planning a script: how a duration becomes clips, and what the finished script is called."""
 
 from __future__ import annotations
 
 import math
 
 from storygen.core.errors import InvalidRequestError
+from storygen.core.models import Outline, RunMeta, Scene, Script, ScriptRequest
 
 CLIP_SECONDS = 8.0
 
@@ -37,3 +38,29 @@ def batches(total: int, size: int) -> list[list[int]]:
             f"batch size must be at least 1 (got {size})", field="concurrency"
         )
     return [list(range(s, min(s + size, total + 1))) for s in range(1, total + 1, size)]
+
+
+_DANGLING = {"a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "for", "with", "from"}
+
+
+def title_from_idea(idea: str) -> str:
+    """At most eight words, never ending on "a", "to" or "the"."""
+    words = idea.strip().rstrip(".!?").split()[:8]
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    title = " ".join(words)
+    return title[:1].upper() + title[1:] or "Untitled"
+
+
+def assemble_script(
+    request: ScriptRequest, outline: Outline | None, scenes: list[Scene], meta: RunMeta
+) -> Script:
+    """The script of a finished run, live or through the Batch API: titled by its outline,
+    or, without one, by the idea."""
+    return Script(
+        title=outline.title if outline else title_from_idea(request.idea),
+        request=request,
+        outline=outline,
+        scenes=scenes,
+        meta=meta,
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from storygen.core.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.models import Outline, Scene, SceneDraft, ScriptRequest
 
 T = TypeVar("T")
 
@@ -19,6 +20,30 @@ class SceneContext:
     beat: str | None = None
     previous_beat: str | None = None
     next_beat: str | None = None
+
+
+def scene_context(
+    k: int,
+    upto: int,
+    scenes: Mapping[int, Scene],
+    context_scenes: int,
+    outline: Outline | None,
+) -> SceneContext:
+    """What scene k is told, live or through the Batch API: the summaries of the last
+    ``context_scenes`` of scenes 1..upto (which the strategy chose), and, with an outline,
+    the plan, its beat and its neighbours' beats."""
+    first = max(1, upto - context_scenes + 1)
+    previous = tuple((i, scenes[i].summary) for i in range(first, upto + 1))
+    if outline is None:
+        return SceneContext(previous=previous)
+    beats = outline.beats
+    return SceneContext(
+        previous=previous,
+        outline=outline,
+        beat=beats[k - 1],
+        previous_beat=beats[k - 2] if k > 1 else None,
+        next_beat=beats[k] if k < len(beats) else None,
+    )
 
 
 @dataclass(frozen=True)

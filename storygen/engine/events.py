@@ -1,10 +1,12 @@
-"""Typed progress events and a thread-safe tracker that pages and bars can poll."""
+"""Typed progress events, how a run tells its subscribers, and a thread-safe tracker that
+pages and bars can poll."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from storygen.core.models import Scene, SceneTiming, Script
@@ -81,6 +83,29 @@ Event = (
     | RunFailed
 )
 Subscriber = Callable[[Event], None]
+
+log = logging.getLogger("storygen")
+
+
+class Broadcast:
+    """Tells every subscriber. One that raises is a UI bug, not a reason to lose a run: it
+    is logged once and the run goes on (the run store, not a subscriber, keeps the scenes)."""
+
+    def __init__(self, subscribers: Iterable[Subscriber]) -> None:
+        self.subscribers = list(subscribers)
+        self._broken: set[int] = set()
+
+    def __call__(self, event: Event) -> None:
+        for subscriber in self.subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                if id(subscriber) not in self._broken:
+                    self._broken.add(id(subscriber))
+                    log.exception(
+                        "a subscriber raised on %s; its later errors are not logged",
+                        type(event).__name__,
+                    )
 
 
 @dataclass(frozen=True)

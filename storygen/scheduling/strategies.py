@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import ScriptRequest
@@ -33,6 +33,27 @@ class Strategy(Protocol):
     @property
     def needs_outline(self) -> bool: ...
 
+    # What the engine asks instead of testing the name:
+    @property
+    def adapts(self) -> bool:
+        """An adaptive limit may size this rule (sequential is one at a time by definition)."""
+        ...
+
+    @property
+    def batches(self) -> bool:
+        """The limit sizes whole batches, each waiting for its last call."""
+        ...
+
+    @property
+    def caps_in_flight(self) -> bool:
+        """An adaptive limit caps the calls in flight (the scheduler's ``cap``)."""
+        ...
+
+    @property
+    def lag_allowance(self) -> int | None:
+        """Scenes k-A+1..k-1 that scene k may start without (windowed only)."""
+        ...
+
     def may_start(self, k: int, p: Progress) -> bool: ...
 
     def context_upto(self, k: int, p: Progress) -> int:
@@ -56,6 +77,10 @@ class Sequential:
     name: str = "sequential"
     concurrency: int = 1
     needs_outline: bool = False
+    adapts: ClassVar[bool] = False
+    batches: ClassVar[bool] = False
+    caps_in_flight: ClassVar[bool] = False
+    lag_allowance: ClassVar[int | None] = None
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.prefix >= k - 1
@@ -77,6 +102,10 @@ class Batched:
     concurrency: int
     name: str = "batched"
     needs_outline: bool = False
+    adapts: ClassVar[bool] = True
+    batches: ClassVar[bool] = True
+    caps_in_flight: ClassVar[bool] = False  # each batch is sized by the limit instead
+    lag_allowance: ClassVar[int | None] = None
 
     def _first(self, k: int) -> int:
         return (k - 1) // self.concurrency * self.concurrency + 1
@@ -102,6 +131,9 @@ class Windowed:
     lag_allowance: int
     name: str = "windowed"
     needs_outline: bool = False
+    adapts: ClassVar[bool] = True
+    batches: ClassVar[bool] = False
+    caps_in_flight: ClassVar[bool] = True
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.in_flight < self.concurrency and p.prefix >= k - self.lag_allowance
@@ -123,6 +155,10 @@ class OutlineFirst:
     concurrency: int
     name: str = "outline"
     needs_outline: bool = True
+    adapts: ClassVar[bool] = True
+    batches: ClassVar[bool] = False
+    caps_in_flight: ClassVar[bool] = True
+    lag_allowance: ClassVar[int | None] = None
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.outline_done and p.in_flight < self.concurrency
@@ -146,6 +182,10 @@ class AdaptiveBatched:
     concurrency: int  # the largest batch
     name: str = "batched"
     needs_outline: bool = False
+    adapts: ClassVar[bool] = True
+    batches: ClassVar[bool] = True
+    caps_in_flight: ClassVar[bool] = False
+    lag_allowance: ClassVar[int | None] = None
     starts: list[int] = field(default_factory=lambda: [1])  # first scene of each batch
     ends: list[int] = field(default_factory=list)  # one past the last
 

@@ -71,6 +71,6 @@ def test_lag_allowance_defaults_to_twice_the_window() -> None:
     ],
 )
 def test_title_from_idea_never_ends_on_a_dangling_word(idea: str, title: str) -> None:
-    from storygen.engine.loop import title_from_idea
+    from storygen.core.planning import title_from_idea
 
     assert title_from_idea(idea) == title

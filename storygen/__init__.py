@@ -26,8 +26,8 @@ from storygen.core.models import (
 )
 from storygen.core.planning import batches, scene_count, scene_durations
 from storygen.core.tasks import Backend, Generation, SceneContext, SceneTask
+from storygen.engine import Prior, run_async
 from storygen.engine.events import ProgressTracker, Snapshot
-from storygen.engine.loop import Prior, run_async
 from storygen.policies.retry import RetryPolicy
 from storygen.runner.runs import generate, resume
 from storygen.store import RunDir, RunStore

@@ -12,7 +12,6 @@ import fcntl
 import io
 import json
 import os
-import re
 import shutil
 import socket
 import tempfile
@@ -27,9 +26,9 @@ from pydantic import TypeAdapter
 
 from storygen.core.errors import InvalidRequestError, RunLockedError, StoreError
 from storygen.core.models import Outline, Scene, SceneTiming, Script, ScriptRequest
+from storygen.core.secrets import without_secrets
 
 _TIMELINE = TypeAdapter(list[SceneTiming])  # pydantic's serializer: fast for many runs at once
-_SECRET = re.compile(r"(api_?keys?|secret|password|authorization|bearer)$", re.IGNORECASE)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -44,10 +43,6 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _without_secrets(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in settings.items() if not _SECRET.search(k)}
 
 
 @dataclass(frozen=True)
@@ -197,6 +192,20 @@ class RunDir:
         self._write("timeline.json", _TIMELINE.dump_json(script.meta.timeline).decode())
         self._write("script.json", script.model_dump_json(indent=2))
 
+    def finish(self, script: Script) -> None:
+        """The script, then the status that says it is whole: whoever reads "finished" finds
+        the script. The token counts go with the status, which is all a summary of many
+        runs reads."""
+        self.write_script(script)
+        self.set_status(
+            "finished",
+            error=None,
+            scenes_done=script.request.scene_count,
+            wall_time_s=script.meta.wall_time_s,
+            prompt_tokens=script.meta.prompt_tokens,
+            completion_tokens=script.meta.completion_tokens,
+        )
+
     def finished_script(self) -> Script | None:
         """The script of a run that finished, None while anything is missing."""
         return self.load_script() if self.status().get("status") == "finished" else None
@@ -258,7 +267,7 @@ class RunStore:
         atomic_write(run.path / "request.json", request.model_dump_json(indent=2))
         atomic_write(
             run.path / "backend.json",
-            json.dumps(_without_secrets(backend_settings), indent=2),
+            json.dumps(without_secrets(backend_settings), indent=2),
         )
         run.set_status("running", created=_now())
         return run

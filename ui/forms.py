@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import InvalidRequestError, ScriptRequest
+from storygen.core.bounds import CONCURRENCY, DURATION_S
 from storygen.core.models import STRATEGIES
 
 DEFAULT_IDEA = "A lighthouse keeper finds a map to a drowned city"
@@ -53,7 +54,7 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
             value=600,
             step=8,
             key=f"{prefix}_duration",
-            help="8 to 7200 s; one scene per 8-second clip.",
+            help=f"{DURATION_S.low} to {DURATION_S.high} s; one scene per 8-second clip.",
             **keep,
         )
         slots["duration_s"] = st.empty()
@@ -82,7 +83,8 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
                 value=5,
                 step=1,
                 key=f"{prefix}_concurrency",
-                help="Batched: scenes per batch. Windowed and outline: calls in flight. 1 to 100.",
+                help="Batched: scenes per batch. Windowed and outline: calls in flight. "
+                f"{CONCURRENCY.low} to {CONCURRENCY.high}.",
                 **keep,
             )
             slots["concurrency"] = st.empty()

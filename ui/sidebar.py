@@ -15,15 +15,16 @@ from pydantic import SecretStr
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import InvalidRequestError
-from storygen.backends.config import DEFAULT_MODEL, BackendConfig, check_backend, keys_from_env
+from storygen.backends.config import DEFAULT_MODEL, OPENAI_URL, BackendConfig, keys_from_env
+from storygen.backends.preflight import check_backend
+from storygen.backends.simulated import HANG_FACTOR
+from storygen.core.bounds import TIME_SCALE
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
 MEDIAN_CALL_S = 8.0
 # "Simulate hung calls": a provider's heavy tail, as in issue 10's benchmarks
 HANG_RATE = 0.02
-HANG_FACTOR = 30.0
 
 
 @dataclass
@@ -78,8 +79,8 @@ def _keys(typed: str) -> tuple[list[SecretStr], str | None]:
 def _simulated_fields() -> dict[str, Any]:
     scale = st.number_input(
         "Time scale",
-        min_value=0.0,
-        max_value=100.0,
+        min_value=float(TIME_SCALE.low),
+        max_value=float(TIME_SCALE.high),
         value=0.01,
         step=0.005,
         format="%.4f",
@@ -124,7 +125,7 @@ def _simulated_fields() -> dict[str, Any]:
 def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], str | None]:
     base_url = st.text_input(
         "Base URL",
-        value=_secret("OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+        value=_secret("OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL,
         key="oa_base_url",
         persist_state="session",
         help="Any OpenAI-compatible server, ending in /v1.",

@@ -14,8 +14,9 @@ from typing import Any
 import openai
 from openai.types import Batch
 
-from storygen.backends.config import BackendConfig
+from storygen.backends.config import OPENAI_URL, BackendConfig
 from storygen.core.errors import PermanentError, TransientError
+from storygen.core.secrets import masked
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 TOKEN_KEY = "storygen_token"  # batch metadata: which submission of ours a batch is
@@ -27,15 +28,13 @@ class BatchClient:
         if not keys:
             raise PermanentError("no API key for the Batch API: set OPENAI_API_KEY")
         self._keys = keys
-        self.base_url = (config.base_url or "https://api.openai.com/v1").rstrip("/")
+        self.base_url = (config.base_url or OPENAI_URL).rstrip("/")
         self._client = openai.OpenAI(
             api_key=keys[0], base_url=self.base_url, timeout=config.timeout_s, max_retries=3
         )
 
     def _error(self, exc: openai.OpenAIError) -> Exception:
-        text = str(exc)
-        for key in self._keys:
-            text = text.replace(key, "***")
+        text = masked(str(exc), self._keys)
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else 500
         if status < 500 and status != 429:
             return PermanentError(f"the Batch API at {self.base_url} refused: {text[:300]}")

@@ -1,26 +1,24 @@
 """Which backend to use and how: one model for the CLI, the app and resume.
 
-Keys are SecretStr so that printing, logging or dumping a config never shows them.
+Data only: building a backend from it is ``backends.factory``'s job, and checking it
+against the server ``backends.preflight``'s, so that reading a config never imports the
+openai SDK. Keys are SecretStr so that printing, logging or dumping a config never shows them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, MAX_TOKENS, SHARE, TIME_SCALE
 from storygen.core.errors import InvalidRequestError
-from storygen.core.tasks import Backend
 
 BackendKind = Literal["simulated", "openai"]
 DEFAULT_MODEL = "gpt-4o-mini"
-
-
-def mask(key: str) -> str:
-    """Enough of a key to tell which one it was, never enough to use it."""
-    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
+OPENAI_URL = "https://api.openai.com/v1"
 
 
 class BackendConfig(BaseModel):
@@ -28,33 +26,57 @@ class BackendConfig(BaseModel):
 
     kind: BackendKind = "simulated"
     # simulated
-    time_scale: float = Field(default=1.0, ge=0, le=100, description="0 to 100")
+    time_scale: float = Field(
+        default=1.0,
+        ge=TIME_SCALE.low,
+        le=TIME_SCALE.high,
+        description=f"{TIME_SCALE.low} to {TIME_SCALE.high}",
+    )
     error_rate: float = Field(default=0.0, ge=0, le=0.9, description="0 to 0.9")
     sim_rpm: int | None = Field(default=None, ge=1, description="at least 1")
     median_s: float = Field(default=8.0, ge=0, le=600, description="0 to 600 seconds")
     sigma: float = Field(default=0.35, ge=0, le=3, description="0 to 3")
     hang_rate: float = Field(
-        default=0.0, ge=0, le=1, description="0 to 1, the share of calls that hang"
+        default=0.0,
+        ge=SHARE.low,
+        le=SHARE.high,
+        description=f"{SHARE.low} to {SHARE.high}, the share of calls that hang",
     )
     hang_factor: float = Field(
-        default=30.0, ge=1, le=1000, description="1 to 1000 times the median latency"
+        default=30.0,
+        ge=HANG_FACTOR.low,
+        le=HANG_FACTOR.high,
+        description=f"{HANG_FACTOR.low} to {HANG_FACTOR.high} times the median latency",
     )
     capacity: int | None = Field(
-        default=None, ge=1, le=10_000, description="1 to 10000 calls served at once, or none"
+        default=None,
+        ge=CAPACITY.low,
+        le=CAPACITY.high,
+        description=f"{CAPACITY.low} to {CAPACITY.high} calls served at once, or none",
     )
     # OpenAI-compatible
     base_url: str | None = Field(default=None, description="an http(s) URL ending in /v1")
     model: str | None = Field(default=None, min_length=1, description="a model name")
     api_keys: list[SecretStr] = Field(default_factory=list)
     temperature: float = Field(default=0.9, ge=0, le=2, description="0 to 2")
-    max_tokens: int = Field(default=1500, ge=16, le=32000, description="16 to 32000")
+    max_tokens: int = Field(
+        default=1500,
+        ge=MAX_TOKENS.low,
+        le=MAX_TOKENS.high,
+        description=f"{MAX_TOKENS.low} to {MAX_TOKENS.high}",
+    )
     timeout_s: float = Field(default=60.0, gt=0, le=600, description="up to 600 seconds")
     rpm: int | None = Field(default=None, ge=1, description="requests per minute, at least 1")
     tpm: int | None = Field(default=None, ge=100, description="tokens per minute, at least 100")
     rate_window_s: float = Field(
         default=60.0, gt=0, le=3600, description="the provider's rate window; 60 s for real APIs"
     )
-    per_key_concurrency: int = Field(default=8, ge=1, le=100, description="1 to 100")
+    per_key_concurrency: int = Field(
+        default=8,
+        ge=CONCURRENCY.low,
+        le=CONCURRENCY.high,
+        description=f"{CONCURRENCY.low} to {CONCURRENCY.high}",
+    )
 
     @classmethod
     def build_config(cls, **fields: Any) -> BackendConfig:
@@ -76,28 +98,6 @@ class BackendConfig(BaseModel):
 
     def key_values(self) -> list[str]:
         return [k.get_secret_value() for k in self.api_keys if k.get_secret_value().strip()]
-
-    def build(self, fail_scenes: Iterable[int] = ()) -> Backend:
-        """``fail_scenes``: simulated scenes that fail for good, a one-shot demo of failure
-        and resume that is never saved with the run."""
-        from storygen.backends.simulated import SIM_MODEL, SimulatedBackend
-
-        if self.kind == "simulated":
-            return SimulatedBackend(
-                time_scale=self.time_scale,
-                error_rate=self.error_rate,
-                rpm=self.sim_rpm,
-                median_s=self.median_s,
-                sigma=self.sigma,
-                hang_rate=self.hang_rate,
-                hang_factor=self.hang_factor,
-                capacity=self.capacity,
-                model=self.model or SIM_MODEL,
-                fail_scenes=fail_scenes,
-            )
-        from storygen.backends.openai_compat import OpenAIBackend
-
-        return OpenAIBackend(self)
 
     def settings(self) -> dict[str, Any]:
         """What a run may store: never the keys."""
@@ -137,50 +137,3 @@ def openai_config_from_env(
         fields["api_keys"] = keys
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return BackendConfig.build_config(**fields)
-
-
-def check_backend(config: BackendConfig, timeout_s: float = 5.0) -> None:
-    """Before a run: is there a key, does the server answer, does it know the model?
-
-    Raises InvalidRequestError whose ``field`` says which setting to fix.
-    """
-    if config.kind != "openai":
-        return
-    import openai
-
-    from storygen.backends.openai_compat import OPENAI_URL
-
-    keys = config.key_values()
-    if not keys:
-        raise InvalidRequestError(
-            "an API key is needed for the OpenAI-compatible backend: enter one, or set "
-            "OPENAI_API_KEY (or STORYGEN_API_KEYS for a pool)",
-            "api_keys",
-        )
-    base_url = (config.base_url or OPENAI_URL).rstrip("/")
-    model = config.model or DEFAULT_MODEL
-    client = openai.OpenAI(api_key=keys[0], base_url=base_url, max_retries=0, timeout=timeout_s)
-    try:
-        names = [m.id for m in client.models.list()]
-    except openai.APIConnectionError:
-        raise InvalidRequestError(
-            f"cannot reach {base_url}: check the base URL and that the server is running",
-            "base_url",
-        ) from None
-    except openai.AuthenticationError:
-        raise InvalidRequestError(
-            f"the API key {mask(keys[0])} was rejected by {base_url}", "api_keys"
-        ) from None
-    except openai.NotFoundError:
-        return  # some compatible servers have no /models; the first call will tell
-    except openai.APIStatusError as exc:
-        raise InvalidRequestError(
-            f"{base_url} answered {exc.status_code} to a model listing", "base_url"
-        ) from None
-    finally:
-        client.close()
-    if names and model not in names:
-        shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
-        raise InvalidRequestError(
-            f"model {model} not found at {base_url} (it offers: {shown})", "model"
-        )

@@ -7,21 +7,29 @@ The SDK's own retries are off: tenacity in the engine is the only retry loop, so
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from storygen.backends.config import DEFAULT_MODEL, BackendConfig, mask
+from storygen.backends.config import DEFAULT_MODEL, OPENAI_URL, BackendConfig
+from storygen.backends.openai_answers import read_completion
+from storygen.backends.openai_errors import (
+    context_too_long,
+    detail,
+    quirk,
+    refuses_format,
+    sdk_error,
+    stated_token_cap,
+    too_long,
+    usable_cap,
+)
+from storygen.core.bounds import MAX_TOKENS
 from storygen.core.errors import (
     InvalidRequestError,
     MalformedOutputError,
-    PermanentError,
     RateLimitedError,
     TransientError,
 )
@@ -31,7 +39,6 @@ from storygen.core.prompts import (
     SYSTEM,
     Kind,
     estimate_tokens,
-    extract_json,
     json_instruction,
     outline_prompt,
     repair_request,
@@ -41,11 +48,9 @@ from storygen.core.prompts import (
 from storygen.core.tasks import Generation, SceneTask
 from storygen.policies.limits import KeyPool, RateLimiter
 
-OPENAI_URL = "https://api.openai.com/v1"
 Mode = Literal["json_schema", "json_object", "prompt"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")
 M = TypeVar("M", bound=BaseModel)
-MAX_TOKENS_CEILING = 32000  # BackendConfig.max_tokens' upper bound
 
 # Detected once per (server, model): which structured-output mode it accepts, whether
 # it wants max_completion_tokens and refuses temperature (reasoning models), and the
@@ -53,95 +58,7 @@ MAX_TOKENS_CEILING = 32000  # BackendConfig.max_tokens' upper bound
 _server_modes: dict[tuple[str, str], Mode] = {}
 _server_quirks: dict[tuple[str, str], set[str]] = {}
 _server_token_caps: dict[tuple[str, str], int] = {}
-
-# Statuses that never mean "this response_format is not supported", whatever the body says.
-_NOT_A_FORMAT_REFUSAL = frozenset({401, 402, 403, 408, 409, 429})
-
-
-def _masked(text: str, keys: list[str]) -> str:
-    for key in keys:
-        text = text.replace(key, mask(key))
-    return text
-
-
-def retry_after_s(headers: Any) -> float | None:
-    """retry-after-ms, then retry-after in seconds or as an HTTP date."""
-    if headers is None:
-        return None
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return float(ms) / 1000
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _text(exc: openai.APIStatusError) -> str:
-    return f"{exc.message} {exc.code} {exc.body}".lower()
-
-
-def _refuses_format(exc: openai.APIStatusError) -> bool:
-    """The server does not support the response_format asked for, at whatever status it
-    says so: 400 (OpenAI, older vLLM, LM Studio), 422, 404, or 500 (llama-cpp-python's
-    pydantic literal_error, llama.cpp's server before it learned json_schema)."""
-    if exc.status_code in _NOT_A_FORMAT_REFUSAL:
-        return False
-    text = _text(exc)
-    return any(w in text for w in ("response_format", "json_schema", "json_object", "json mode"))
-
-
-def _quirk(exc: openai.APIStatusError) -> str | None:
-    """A parameter this model refuses, which we can do without."""
-    text = _text(exc)
-    refused = "unsupported" in text or "not support" in text
-    if "max_tokens" in text and "max_completion_tokens" in text and refused:
-        return "max_completion_tokens"
-    if "temperature" in text and refused:
-        return "no_temperature"
-    return None
-
-
-_STATED_CAPS = (
-    re.compile(r"supports at most (\d+) completion tokens"),  # OpenAI
-    re.compile(r"expected a value <= ?(\d+)"),
-    re.compile(r"less than or equal to (\d+)"),
-)
-_CONTEXT_LEFT = re.compile(  # vLLM: the answer must fit in what the prompt leaves free
-    r"maximum context length is (\d+) tokens and your request has (\d+) input tokens"
-)
-
-
-def _stated_token_cap(exc: openai.APIStatusError) -> int | None:
-    """The largest max_tokens the server says it allows, if it refused ours as too large."""
-    text = _text(exc)
-    if not ("max_tokens" in text or "max_completion_tokens" in text):
-        return None
-    if m := _CONTEXT_LEFT.search(text):
-        return int(m.group(1)) - int(m.group(2))
-    for pattern in _STATED_CAPS:
-        if m := pattern.search(text):
-            return int(m.group(1))
-    return None
-
-
-def _context_too_long(exc: openai.APIStatusError) -> bool:
-    text = _text(exc)
-    return any(
-        w in text
-        for w in (
-            "context_length_exceeded",  # OpenAI, llama-cpp-python
-            "maximum context length",  # OpenAI, vLLM, llama-cpp-python
-            "exceed_context_size",  # llama.cpp's server
-            "exceeds the available context size",
-        )
-    )
+_REFUSED = frozenset({400, 413, 422})  # statuses of a request refused as written
 
 
 def _messages(kind: Kind, prompt: str, feedback: str | None) -> list[dict[str, str]]:
@@ -152,6 +69,34 @@ def _messages(kind: Kind, prompt: str, feedback: str | None) -> list[dict[str, s
     if feedback:
         messages.append({"role": "user", "content": repair_request(feedback)})
     return messages
+
+
+def _learned(
+    exc: openai.APIStatusError, server: tuple[str, str], limit: int, adapted: set[str]
+) -> bool:
+    """Whether a refusal named a parameter the server does without, or the most tokens it
+    allows: then the call is sent again without it. Once per call: a second refusal is real."""
+    refused = exc.status_code in _REFUSED
+    if refused and (q := quirk(exc)) and q not in adapted:
+        adapted.add(q)
+        _server_quirks.setdefault(server, set()).add(q)
+        return True
+    cap = stated_token_cap(exc) if refused else None
+    if cap is not None and usable_cap(cap, limit) and "cap" not in adapted:
+        adapted.add("cap")
+        _server_token_caps[server] = min(cap, _server_token_caps.get(server, cap))
+        return True
+    return False
+
+
+def _stepped_down(exc: openai.APIStatusError, server: tuple[str, str], mode: Mode) -> bool:
+    """Whether the server refused this structured-output mode: the next call uses a simpler
+    one, and only ever a simpler one (another call may have stepped down meanwhile)."""
+    if mode == "prompt" or not refuses_format(exc):
+        return False
+    current = _server_modes.get(server, "json_schema")
+    _server_modes[server] = MODES[max(MODES.index(mode) + 1, MODES.index(current))]
+    return True
 
 
 @dataclass
@@ -225,7 +170,7 @@ class OpenAIBackend:
         (up to BackendConfig's ceiling), and never above what the server said it allows."""
         limit = self.config.max_tokens
         if feedback and feedback.startswith(CUT_OFF):
-            limit = min(2 * limit, MAX_TOKENS_CEILING)
+            limit = min(2 * limit, int(MAX_TOKENS.high))
         cap = _server_token_caps.get((self.base_url, self.model))
         return min(limit, cap) if cap else limit
 
@@ -246,37 +191,12 @@ class OpenAIBackend:
         return params
 
     def _error(self, exc: Exception) -> Exception:
-        """SDK errors to ours: transient ones are retried, permanent ones say what to fix."""
-        where, keys = self.base_url, self.keys
-        if isinstance(exc, openai.APITimeoutError):
-            return TransientError(f"request to {where} timed out after {self.config.timeout_s:g} s")
-        if isinstance(exc, openai.APIConnectionError):
-            return TransientError(f"could not connect to {where}")
-        if not isinstance(exc, openai.APIStatusError):
-            return exc
-        status, detail = exc.status_code, _masked(str(exc.message), keys)[:300]
-        quota = "insufficient_quota" in f"{exc.code} {exc.type} {exc.body}"
-        if status == 402 or quota:
-            return PermanentError(f"quota exhausted at {where}: add credit or use another key")
-        if status == 429:
-            return RateLimitedError(f"rate limited by {where}", retry_after_s(exc.response.headers))
-        if status in (401, 403):
-            return PermanentError(f"the API key was rejected by {where} ({status}: {detail})")
-        if status == 404:
-            return PermanentError(
-                f"model {self.model} not found at {where} (check the model name and that the "
-                f"base URL ends in /v1; {detail})"
-            )
-        if status == 409 or status >= 500:
-            return TransientError(f"{where} answered {status}: {detail}")
-        return PermanentError(f"{where} refused the request ({status}: {detail})")
-
-    def _too_long(self, prompt_tokens: int, limit: int, detail: str) -> PermanentError:
-        return PermanentError(
-            f"the prompt is too long for {self.model} at {self.base_url}: about "
-            f"{prompt_tokens} tokens by our estimate, plus max_tokens={limit} for the answer "
-            f"({detail}). Quote fewer previous scenes with --context-scenes, or use a "
-            "shorter style or idea (or a lower --max-tokens)"
+        return sdk_error(
+            exc,
+            where=self.base_url,
+            keys=self.keys,
+            timeout_s=self.config.timeout_s,
+            model=self.model,
         )
 
     def _cut_off(self, limit: int) -> MalformedOutputError:
@@ -322,22 +242,13 @@ class OpenAIBackend:
                     break
                 except openai.APIStatusError as exc:
                     server = (self.base_url, self.model)
-                    refused = exc.status_code in (400, 413, 422)
-                    if refused and (q := _quirk(exc)) and q not in adapted:
-                        adapted.add(q)  # once per call: a second refusal is real
-                        _server_quirks.setdefault(server, set()).add(q)
-                        continue  # same attempt, without the refused parameter
-                    cap = _stated_token_cap(exc) if refused else None
-                    if cap is not None and 16 <= cap < limit and "cap" not in adapted:
-                        adapted.add("cap")
-                        _server_token_caps[server] = min(cap, _server_token_caps.get(server, cap))
-                        continue  # same attempt, within what the server allows
-                    if refused and _context_too_long(exc):
-                        detail = _masked(str(exc.message), self.keys)[:300]
-                        raise self._too_long(prompt_estimate, limit, detail) from None
-                    if mode != "prompt" and _refuses_format(exc):
-                        simpler = MODES.index(mode) + 1  # only ever step down
-                        _server_modes[server] = MODES[max(simpler, MODES.index(self.mode()))]
+                    if _learned(exc, server, limit, adapted):
+                        continue  # same attempt, without what the server refused
+                    if exc.status_code in _REFUSED and context_too_long(exc):
+                        said = detail(exc, self.keys)
+                        where = self.base_url
+                        raise too_long(self.model, where, prompt_estimate, limit, said) from None
+                    if _stepped_down(exc, server, mode):
                         continue  # same attempt, simpler mode
                     error = self._error(exc)
                     if isinstance(error, RateLimitedError):
@@ -375,27 +286,8 @@ class OpenAIBackend:
         limit: int,
         prompt_estimate: int,
     ) -> Generation[M]:
-        """A completion checked as every answer is: cut off, empty or off-schema is an error
-        the caller retries; live calls and Batch API lines go through here alike."""
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else prompt_estimate
-        completion_tokens = usage.completion_tokens if usage else 0
-        choice = response.choices[0] if response.choices else None
-        cut = choice is not None and choice.finish_reason == "length"
-        if choice is None or not choice.message.content:
-            raise self._cut_off(limit) if cut else MalformedOutputError("the answer was empty")
-        try:
-            value = parse.model_validate(extract_json(choice.message.content))
-        except ValueError as exc:
-            if cut:  # the JSON is incomplete because the limit stopped it, not the model
-                raise self._cut_off(limit) from None
-            reason = exc.errors()[:3] if isinstance(exc, ValidationError) else exc
-            raise MalformedOutputError(
-                f"the answer did not match the {kind} schema: {reason}"
-            ) from None
-        if not usage:
-            completion_tokens = estimate_tokens(choice.message.content)
-        return Generation(value, prompt_tokens, completion_tokens)
+        """A completion checked as every answer is (``openai_answers``)."""
+        return read_completion(kind, parse, response, prompt_estimate, self._cut_off(limit))
 
     async def write_outline(
         self,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.core import bounds
+from storygen.core.bounds import Bound
 from storygen.core.errors import (
     InvalidRequestError,
     PermanentError,
@@ -33,10 +35,10 @@ SIM_MODEL = "storygen-sim-1"
 HANG_FACTOR = 30.0
 
 
-def _check(name: str, value: float, low: float, high: float) -> None:
-    if not (low <= value <= high) or math.isnan(value):
+def _check(name: str, value: float, bound: Bound) -> None:
+    if value not in bound or math.isnan(value):
         raise InvalidRequestError(
-            f"{name} must be between {low:g} and {high:g} (got {value})", name
+            f"{name} must be between {bound.low:g} and {bound.high:g} (got {value})", name
         )
 
 
@@ -147,16 +149,16 @@ class SimulatedBackend:
         fail_scenes: Iterable[int] = (),
         model: str = SIM_MODEL,
     ) -> None:
-        _check("time_scale", time_scale, 0.0, 100.0)
-        _check("median_s", median_s, 0.0, 600.0)
-        _check("sigma", sigma, 0.0, 3.0)
-        _check("error_rate", error_rate, 0.0, 0.9)
-        _check("hang_rate", hang_rate, 0.0, 1.0)
-        _check("hang_factor", hang_factor, 1.0, 1000.0)
+        _check("time_scale", time_scale, bounds.TIME_SCALE)
+        _check("median_s", median_s, Bound(0, 600))
+        _check("sigma", sigma, Bound(0, 3))
+        _check("error_rate", error_rate, Bound(0, 0.9))
+        _check("hang_rate", hang_rate, bounds.SHARE)
+        _check("hang_factor", hang_factor, bounds.HANG_FACTOR)
         if rpm is not None:
-            _check("rpm", rpm, 1, 1_000_000)
+            _check("rpm", rpm, Bound(1, 1_000_000))
         if capacity is not None:
-            _check("capacity", capacity, 1, 10_000)
+            _check("capacity", capacity, bounds.CAPACITY)
         self.time_scale = time_scale
         self.median_s = median_s
         self.sigma = sigma

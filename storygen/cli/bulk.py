@@ -1,142 +1,29 @@
-"""python -m storygen bulk FILE | bulk resume DIR | bulk status DIR."""
+"""python -m storygen bulk FILE | bulk resume DIR | bulk status DIR: the commands' bodies."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from storygen.backends.batch_client import BatchClient
-from storygen.backends.openai_compat import OpenAIBackend
-from storygen.bulk.batch_api import Polling, RoundReport, forgive, run_via_batch_api
+from storygen.backends.factory import build_backend
 from storygen.bulk.folder import MANIFEST, BulkDir
 from storygen.bulk.live import BulkProgress, BulkResult, pending, run_bulk
 from storygen.bulk.rounds import check_batchable
-from storygen.bulk.rows import COLUMNS, Defaults, Rejected, Rows, read_rows
-from storygen.cli.flags import (
-    Help,
-    Usage,
-    add_backend_flags,
-    add_hedge_flags,
-    add_price_as,
-    backend_config,
-    hedge_settings,
-)
-from storygen.core import export
+from storygen.bulk.rows import Defaults, Rejected, Rows, read_rows
+from storygen.cli.flags import Usage, backend_config, hedge_settings
+from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
-from storygen.core.models import STRATEGIES
 from storygen.core.pricing import current_prices
 from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
 
-SUBCOMMANDS = ("resume", "status")
-
-
-def add_parsers(sub: Any) -> None:
-    bulk = sub.add_parser(
-        "bulk",
-        help="many scripts from a CSV or JSONL file under one budget "
-        "(also: bulk resume DIR, bulk status DIR)",
-        formatter_class=Help,
-        description="One script per row; columns: " + ", ".join(COLUMNS) + ". Flags give "
-        "the values of empty cells. Continue a stopped run with `bulk resume DIR`; see "
-        "where it is with `bulk status DIR`.",
-    )
-    bulk.add_argument("file", type=Path, help="ideas.csv or ideas.jsonl, one script per row")
-    bulk.add_argument("--out-dir", type=Path, required=True, help="manifest, scripts, summary")
-    bulk.add_argument(
-        "--max-in-flight", type=int, default=50, help="calls in flight across all scripts"
-    )
-    bulk.add_argument(
-        "--scripts-at-once",
-        type=int,
-        default=None,
-        help="scripts in progress at once, at most (default: 500); each holds its written "
-        "scenes in memory until it is done",
-    )
-    bulk.add_argument("--format", choices=export.FORMATS, default="json", help="each export")
-    bulk.add_argument("--runs-dir", type=Path, default=Path("runs"), help="the run store")
-    bulk.add_argument("--no-progress", action="store_true", help="no progress bar")
-    via = bulk.add_argument_group("the provider's Batch API (about half the price, within 24 h)")
-    via.add_argument(
-        "--via",
-        choices=["live", "batch-api"],
-        default="live",
-        help="live calls, or rounds of Batch API jobs (outline and batched strategies only; "
-        "needs --backend openai)",
-    )
-    via.add_argument(
-        "--fallback",
-        choices=["none", "live"],
-        default="none",
-        help="batch-api: lines that fail are retried in the next round (none), or written "
-        "through the live API after the rounds (live)",
-    )
-    via.add_argument(
-        "--batch-attempts", type=int, default=3, help="batch-api: rounds a call may fail in"
-    )
-    via.add_argument(
-        "--poll-interval",
-        type=float,
-        default=5.0,
-        help="batch-api: seconds before the first status check; it grows to 60",
-    )
-    cells = bulk.add_argument_group("values for empty cells")
-    cells.add_argument("--duration", type=float, default=64.0, help="video length, 8-7200 s")
-    cells.add_argument("--strategy", choices=STRATEGIES, default="outline", help="scheduling")
-    cells.add_argument(
-        "--batch-size",
-        "--window",
-        "--concurrency",
-        dest="concurrency",
-        default="10",
-        help="batch size or window per script, 1-100, or 'adaptive'",
-    )
-    cells.add_argument(
-        "--max-concurrency", type=int, default=32, help="the most an adaptive script reaches"
-    )
-    cells.add_argument("--style", default="cinematic", help="visual style")
-    cells.add_argument("--language", default="en", help="an ISO 639 code")
-    cells.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="one seed for every row (default: the row's number, so each script draws its "
-        "own simulated latencies)",
-    )
-    add_hedge_flags(bulk)
-    add_price_as(bulk)
-    add_backend_flags(bulk)
-
-    res = sub.add_parser("bulk-resume", help=argparse.SUPPRESS, formatter_class=Help)
-    res.prog = "python -m storygen bulk resume"
-    res.add_argument("out_dir", type=Path, help="the --out-dir of the bulk run")
-    res.add_argument(
-        "--max-in-flight", type=int, default=None, help="default: as the run was started"
-    )
-    res.add_argument("--no-progress", action="store_true", help="no progress bar")
-    res.add_argument(
-        "--poll-interval", type=float, default=None, help="batch-api: default as started"
-    )
-
-    status = sub.add_parser("bulk-status", help=argparse.SUPPRESS, formatter_class=Help)
-    status.prog = "python -m storygen bulk status"
-    status.add_argument("out_dir", type=Path, help="the --out-dir of the bulk run")
-
-
-def route(argv: list[str]) -> list[str]:
-    """``bulk resume DIR`` reads as the hidden command ``bulk-resume DIR``."""
-    if len(argv) >= 2 and argv[0] == "bulk" and argv[1] in SUBCOMMANDS:
-        return [f"bulk-{argv[1]}", *argv[2:]]
-    return argv
-
 
 def _check_in_flight(value: int | None, flag: str = "--max-in-flight") -> None:
-    if value is not None and not 1 <= value <= 10_000:
-        raise Usage(f"{flag} must be between 1 and 10000 (got {value})")
+    if value is not None and value not in IN_FLIGHT:
+        raise Usage(f"{flag} must be between {IN_FLIGHT.low} and {IN_FLIGHT.high} (got {value})")
 
 
 class _Bar:
@@ -180,12 +67,17 @@ def _batchable(rows: Rows) -> Rows:
 
 
 def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) -> int:
+    # The Batch API needs the openai SDK; a live bulk run on the simulated backend does not.
+    from storygen.backends.batch_client import BatchClient
+    from storygen.backends.openai_compat import OpenAIBackend
+    from storygen.bulk.batch_api import Polling, RoundReport, forgive, run_via_batch_api
+
     config = bulk.backend_config()
-    backend = config.build()
+    backend = build_backend(config)
     assert isinstance(backend, OpenAIBackend)
     manifest = bulk.manifest
-    fallback = manifest.get("fallback") == "live"
-    poll = getattr(args, "poll_interval", None) or float(manifest.get("poll_interval", 5.0))
+    fallback = manifest.fallback == "live"
+    poll = getattr(args, "poll_interval", None) or manifest.poll_interval
 
     def said(r: RoundReport) -> None:
         print(f"round {r.round}: job {r.batch_id} {r.status}: {r.ok} answers, {r.failed} failed")
@@ -197,7 +89,7 @@ def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) ->
             bulk,
             backend,
             client,
-            attempts=1 if fallback else int(manifest.get("batch_attempts", 3)),
+            attempts=1 if fallback else manifest.batch_attempts,
             polling=Polling(first_s=poll),
             on_round=said,
         )
@@ -206,13 +98,13 @@ def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) ->
     if fallback and pending(bulk):
         left = forgive(bulk)
         print(f"{len(left)} scripts are finished through the live API (--fallback live)")
-        return _run(bulk, args, max_in_flight, scripts_at_once=manifest.get("scripts_at_once"))
+        return _run(bulk, args, max_in_flight, scripts_at_once=manifest.scripts_at_once)
     return _report(bulk, BulkResult(bulk.write_summary()))
 
 
 def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any) -> int:
-    backend = bulk.backend_config().build()
-    attempts = int(bulk.manifest.get("attempts", 4))
+    backend = build_backend(bulk.backend_config())
+    attempts = bulk.manifest.attempts
     policy = RetryPolicy(attempts=attempts).scaled(getattr(backend, "time_scale", 1.0))
     progress = BulkProgress()
     bar = _Bar(progress, args.no_progress)
@@ -294,7 +186,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     if not rows.valid:
         print(f"error: no valid rows in {args.file}; nothing was started", file=sys.stderr)
         return 2
-    backend = config.build()
+    backend = build_backend(config)
     bulk = BulkDir.create(
         args.out_dir,
         source=str(args.file),
@@ -330,10 +222,10 @@ def cmd_bulk_resume(args: argparse.Namespace) -> int:
         print(f"nothing to do: every script in {bulk.path} is finished")
         bulk.write_summary()
         return 2 if bulk.rejected else 0
-    max_in_flight = args.max_in_flight or int(bulk.manifest.get("max_in_flight", 50))
-    if bulk.manifest.get("via") == "batch-api":
+    max_in_flight = args.max_in_flight or bulk.manifest.max_in_flight
+    if bulk.manifest.via == "batch-api":
         return _run_batches(bulk, args, max_in_flight)
-    return _run(bulk, args, max_in_flight, scripts_at_once=bulk.manifest.get("scripts_at_once"))
+    return _run(bulk, args, max_in_flight, scripts_at_once=bulk.manifest.scripts_at_once)
 
 
 def cmd_bulk_status(args: argparse.Namespace) -> int:
@@ -344,13 +236,13 @@ def cmd_bulk_status(args: argparse.Namespace) -> int:
         counts[line.status] = counts.get(line.status, 0) + 1
     done = sum(line.scenes for line in lines)
     total = sum(line.scenes_total for line in lines)
-    print(f"{bulk.path}: {len(lines)} rows, via {bulk.manifest.get('via', 'live')}")
+    print(f"{bulk.path}: {len(lines)} rows, via {bulk.manifest.via}")
     print("  " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     print(f"  scenes written: {done} of {total}")
     for line in lines:
         if line.status not in ("finished", "rejected"):
             print(f"  row {line.row}: {line.status}, {line.scenes}/{line.scenes_total} scenes")
-    for record in bulk.manifest.get("batches", []):
+    for record in bulk.manifest.batches:
         read = ""
         if record.get("state") == "read":
             read = f": {record.get('ok', 0)} answers, {record.get('failed', 0)} failed"
@@ -359,6 +251,3 @@ def cmd_bulk_status(args: argparse.Namespace) -> int:
         calls = len(record["calls"])
         print(f"  round {record['round']}: job {job}, {calls} calls, {state}{read}")
     return 0
-
-
-COMMANDS = {"bulk": cmd_bulk, "bulk-resume": cmd_bulk_resume, "bulk-status": cmd_bulk_status}

@@ -8,6 +8,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from storygen.backends.config import BackendConfig, openai_config_from_env
+from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, SHARE
 from storygen.core.models import HedgeSettings
 from storygen.core.tasks import Backend
 
@@ -103,13 +104,14 @@ def add_sim_server_flags(g: argparse._ActionsContainer) -> None:
         "--hang-rate",
         type=float,
         default=None,
-        help="share of calls that hang, 0-1 (default 0: none)",
+        help=f"share of calls that hang, {SHARE.low}-{SHARE.high} (default 0: none)",
     )
     g.add_argument(
         "--hang-factor",
         type=float,
         default=None,
-        help="a hung call takes this many times the median latency, 1-1000 (default 30)",
+        help="a hung call takes this many times the median latency, "
+        f"{HANG_FACTOR.low}-{HANG_FACTOR.high} (default 30)",
     )
     g.add_argument(
         "--capacity",
@@ -120,12 +122,13 @@ def add_sim_server_flags(g: argparse._ActionsContainer) -> None:
 
 
 def check_sim_server_flags(args: argparse.Namespace) -> None:
-    if args.hang_rate is not None and not 0 <= args.hang_rate <= 1:
-        raise Usage(f"--hang-rate must be between 0 and 1 (got {args.hang_rate})")
-    if args.hang_factor is not None and not 1 <= args.hang_factor <= 1000:
-        raise Usage(f"--hang-factor must be between 1 and 1000 (got {args.hang_factor})")
-    if args.capacity is not None and not 1 <= args.capacity <= 10_000:
-        raise Usage(f"--capacity must be between 1 and 10000 (got {args.capacity})")
+    for flag, value, bound in (
+        ("--hang-rate", args.hang_rate, SHARE),
+        ("--hang-factor", args.hang_factor, HANG_FACTOR),
+        ("--capacity", args.capacity, CAPACITY),
+    ):
+        if value is not None and value not in bound:
+            raise Usage(f"{flag} must be between {bound.low} and {bound.high} (got {value})")
 
 
 def add_price_as(p: argparse.ArgumentParser) -> None:
@@ -210,14 +213,15 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
 
 def concurrency_value(text: str, backend: Backend, most: int) -> int:
     if text == "auto":
-        return min(100, int(getattr(backend, "capacity", 5)))
+        return min(int(CONCURRENCY.high), int(getattr(backend, "capacity", 5)))
     if text == "adaptive":
         return most
     try:
         return int(text)
     except ValueError:
         raise Usage(
-            f"--batch-size takes a whole number 1-100, 'auto' or 'adaptive' (got {text!r})"
+            f"--batch-size takes a whole number {CONCURRENCY.low}-{CONCURRENCY.high}, "
+            f"'auto' or 'adaptive' (got {text!r})"
         ) from None
 
 

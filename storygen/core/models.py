@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from storygen.core.bounds import CONCURRENCY, DURATION_S, HEDGE_AFTER_S, SHARE
 from storygen.core.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -23,10 +24,16 @@ class HedgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     after_s: float | None = Field(
-        default=None, gt=0, le=3600, description="a fixed hedge delay in seconds; none adapts"
+        default=None,
+        gt=HEDGE_AFTER_S.low,
+        le=HEDGE_AFTER_S.high,
+        description="a fixed hedge delay in seconds; none adapts",
     )
     budget: float = Field(
-        default=0.05, ge=0, le=1, description="extra calls as a share of all calls, 0 to 1"
+        default=0.05,
+        ge=SHARE.low,
+        le=SHARE.high,
+        description=f"extra calls as a share of all calls, {SHARE.low} to {SHARE.high}",
     )
 
 
@@ -35,8 +42,18 @@ class AdaptiveSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: int = Field(default=2, ge=1, le=100, description="calls in flight at first, 1 to 100")
-    min_concurrency: int = Field(default=1, ge=1, le=100, description="1 to 100")
+    start: int = Field(
+        default=2,
+        ge=CONCURRENCY.low,
+        le=CONCURRENCY.high,
+        description=f"calls in flight at first, {CONCURRENCY.low} to {CONCURRENCY.high}",
+    )
+    min_concurrency: int = Field(
+        default=1,
+        ge=CONCURRENCY.low,
+        le=CONCURRENCY.high,
+        description=f"{CONCURRENCY.low} to {CONCURRENCY.high}",
+    )
 
 
 class ScriptRequest(BaseModel):
@@ -51,10 +68,19 @@ class ScriptRequest(BaseModel):
         pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
         description="an ISO 639 code such as en, es, fr, de or pt-BR",
     )
-    duration_s: float = Field(ge=8, le=7200, description="8 to 7200 seconds")
+    duration_s: float = Field(
+        ge=DURATION_S.low,
+        le=DURATION_S.high,
+        description=f"{DURATION_S.low} to {DURATION_S.high} seconds",
+    )
     seconds_per_scene: float = Field(default=8, ge=1, le=60, description="1 to 60 seconds")
     strategy: StrategyName = "batched"
-    concurrency: int = Field(default=5, ge=1, le=100, description="batch size or window, 1 to 100")
+    concurrency: int = Field(
+        default=5,
+        ge=CONCURRENCY.low,
+        le=CONCURRENCY.high,
+        description=f"batch size or window, {CONCURRENCY.low} to {CONCURRENCY.high}",
+    )
     lag_allowance: int | None = Field(
         default=None,
         ge=1,

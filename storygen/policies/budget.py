@@ -15,13 +15,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from storygen.core.bounds import IN_FLIGHT
+
 
 class Budget:
     """At most ``limit`` calls in flight across every run that shares it."""
 
     def __init__(self, limit: int) -> None:
-        if not 1 <= limit <= 10_000:
-            raise ValueError(f"the calls in flight must be between 1 and 10000 (got {limit})")
+        if limit not in IN_FLIGHT:
+            raise ValueError(
+                f"the calls in flight must be between {IN_FLIGHT.low} and {IN_FLIGHT.high} "
+                f"(got {limit})"
+            )
         self.limit = limit
         self.in_flight = 0
         self.peak = 0  # the most ever in flight: what a test or the summary checks

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from storygen.backends.simulated import HANG_FACTOR, SIM_MODEL
+from storygen.core import bounds
 
 # What response_format the server pretends to support. "refuse-500" plays
 # llama-cpp-python's server: json_schema fails its request validation, answered as a 500;
@@ -61,15 +62,26 @@ class SimServerConfig:
             raise ValueError(
                 f"structured must be one of {', '.join(STRUCTURED_MODES)} (got {self.structured!r})"
             )
-        if not 0 <= self.hang_rate <= 1:
-            raise ValueError(f"hang_rate must be between 0 and 1 (got {self.hang_rate})")
-        if not 1 <= self.hang_factor <= 1000:
-            raise ValueError(f"hang_factor must be between 1 and 1000 (got {self.hang_factor})")
-        if self.capacity is not None and not 1 <= self.capacity <= 10_000:
-            raise ValueError(f"capacity must be between 1 and 10000 (got {self.capacity})")
-        if not 0 <= self.batch_delay_s <= 86_400:
+        if self.hang_rate not in bounds.SHARE:
             raise ValueError(
-                f"batch_delay_s must be between 0 and 86400, the 24 h window "
+                f"hang_rate must be between {bounds.SHARE.low} and {bounds.SHARE.high} "
+                f"(got {self.hang_rate})"
+            )
+        if self.hang_factor not in bounds.HANG_FACTOR:
+            raise ValueError(
+                f"hang_factor must be between {bounds.HANG_FACTOR.low} and "
+                f"{bounds.HANG_FACTOR.high} "
+                f"(got {self.hang_factor})"
+            )
+        if self.capacity is not None and self.capacity not in bounds.CAPACITY:
+            raise ValueError(
+                f"capacity must be between {bounds.CAPACITY.low} and {bounds.CAPACITY.high} "
+                f"(got {self.capacity})"
+            )
+        if self.batch_delay_s not in bounds.BATCH_DELAY_S:
+            raise ValueError(
+                f"batch_delay_s must be between {bounds.BATCH_DELAY_S.low} and "
+                f"{bounds.BATCH_DELAY_S.high}, the 24 h window "
                 f"(got {self.batch_delay_s})"
             )
         for name in ("batch_fail_rate", "batch_expire_rate"):

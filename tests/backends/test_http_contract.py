@@ -24,7 +24,7 @@ from storygen import (
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.engine.events import Event, SceneRetrying
-from storygen.sim.server import RunningServer, SimRequest
+from storygen.sim import RunningServer, SimRequest
 
 KEY = "sk-contract-0123456789"
 

@@ -15,14 +15,11 @@ from pathlib import Path
 import pytest
 
 from storygen import InvalidRequestError
-from storygen.backends.config import (
-    BackendConfig,
-    check_backend,
-    keys_from_env,
-    openai_config_from_env,
-)
+from storygen.backends.config import BackendConfig, keys_from_env, openai_config_from_env
+from storygen.backends.factory import build_backend
+from storygen.backends.preflight import check_backend
 from storygen.core.pricing import estimate_cost, load_prices
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-cli-0123456789abcdef"
@@ -70,7 +67,7 @@ def test_missing_key_is_reported_before_any_call() -> None:
         check_backend(BackendConfig(kind="openai"))
     assert info.value.field == "api_keys"
     with pytest.raises(InvalidRequestError, match="no API key"):
-        BackendConfig(kind="openai").build()
+        build_backend(BackendConfig(kind="openai"))
 
 
 def test_preflight_finds_unreachable_server_bad_key_and_unknown_model() -> None:

@@ -17,10 +17,11 @@ from storygen import (
     generate,
     resume,
 )
-from storygen.backends.config import BackendConfig, mask
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
+from storygen.core.secrets import mask
 from storygen.engine.events import Event, SceneRetrying
-from storygen.sim.server import RunningServer
+from storygen.sim import RunningServer
 
 KEY = "sk-test-0123456789abcdef"
 

@@ -13,8 +13,9 @@ from llmock.scenarios import Delay, Fail, Reply
 from llmock.testing import LLMockServer
 
 from storygen import RunFailedError, ScriptRequest, generate
-from storygen.backends.config import BackendConfig, mask
+from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
+from storygen.core.secrets import mask
 from storygen.engine.events import Event, SceneRetrying
 
 KEY = "sk-llmock-0123456789"

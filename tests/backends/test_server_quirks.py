@@ -19,7 +19,7 @@ from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.core.prompts import extract_json, json_instruction, outline_prompt
 from storygen.engine.events import Event, SceneRetrying
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 
 KEY = "sk-quirks-0123456789"
 

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from storygen import ScriptRequest
-from storygen.backends.openai_compat import retry_after_s
+from storygen.backends.openai_errors import retry_after_s
 from storygen.core.models import SceneDraft
 from storygen.core.prompts import (
     CUT_OFF,

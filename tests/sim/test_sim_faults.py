@@ -24,7 +24,7 @@ from storygen.backends.simulated import Slots, draw_hang, draw_latency
 from storygen.cli.main import main
 from storygen.core.errors import InvalidRequestError
 from storygen.runner.runs import backend_from_settings
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-0123456789abcdef"
@@ -128,26 +128,61 @@ def test_hang_settings_are_validated_with_the_allowed_range() -> None:
 # --- a server with C slots -------------------------------------------------------------
 
 
-def test_capacity_serves_at_most_c_at_once_and_the_queue_wait_grows_with_the_queue() -> None:
+def test_capacity_serves_at_most_c_at_once_and_the_queue_wait_grows_with_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Eight calls of 16 ms on 2 slots: two are served at once, the rest wait first come,
     first served, the i-th call at least (i // 2) service times; the latency a client sees
-    is that wait plus the service."""
+    is that wait plus the service.
+
+    Read from the order of events, not from microseconds: which call got a slot when, on the
+    loop's clock. Calls that queue together are released within microseconds of each other,
+    in either order; a call's slot, though, is never free before the call two places ahead
+    of it has slept its whole service, whatever else the machine is doing."""
     service = 8.0 * 0.002
+    granted: list[tuple[str, float]] = []  # (call, loop time), as the server hands out slots
+    in_service = [0, 0]  # now, most
 
     async def run() -> tuple[SimulatedBackend, list[float]]:
         backend = SimulatedBackend(time_scale=0.002, sigma=0.0, capacity=2)
-        answers = await asyncio.gather(
-            *(backend.write_scene(task(k), attempt=1) for k in range(1, 9))
-        )
+        slots = backend.slots
+        assert slots is not None
+        acquire, release = slots.acquire, slots.release
+
+        async def recorded_acquire() -> bool:
+            waited = await acquire()
+            call = asyncio.current_task()
+            assert call is not None
+            granted.append((call.get_name(), time.monotonic()))
+            in_service[0] += 1
+            in_service[1] = max(in_service)
+            return waited
+
+        def recorded_release() -> None:
+            in_service[0] -= 1
+            release()
+
+        monkeypatch.setattr(slots, "acquire", recorded_acquire)
+        monkeypatch.setattr(slots, "release", recorded_release)
+        calls = [
+            asyncio.create_task(backend.write_scene(task(k), attempt=1), name=f"scene{k}")
+            for k in range(1, 9)
+        ]
+        answers = await asyncio.gather(*calls)
         return backend, [a.latency_s or 0.0 for a in answers]
 
     backend, latencies = asyncio.run(run())
     assert backend.slots is not None and backend.slots.peak == 2 and backend.slots.busy == 0
+    assert in_service == [0, 2]  # never more than C at once, and C were
+    arrived = [c.call for c in backend.served]
+    assert arrived == [f"scene{k}" for k in range(1, 9)]
+    assert [name for name, _ in granted] == arrived  # first come, first served
     waits = [c.queued_s for c in backend.served]  # in arrival order
-    assert waits[:2] == [0.0, 0.0]
-    for i, wait in enumerate(waits):
-        assert wait >= (i // 2) * service - 0.002
-    assert waits == sorted(waits)  # first come, first served
+    assert waits[:2] == [0.0, 0.0]  # only the first C did not queue
+    assert all(w > 0 for w in waits[2:])
+    starts = [at for _, at in granted]
+    for i in range(2, 8):  # the slot was freed by the call two ahead, after its full service
+        assert starts[i] - starts[i - 2] >= service - 1e-6
     assert latencies == pytest.approx([w + service for w in waits])
     assert backend.settings()["capacity"] == 2
 

@@ -35,7 +35,7 @@ from storygen.bulk.folder import BulkDir
 from storygen.bulk.live import run_bulk
 from storygen.bulk.rows import Defaults, parse_rows
 from storygen.core.pricing import estimate_cost
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 from storygen.store import RunStore
 
 MEDIAN_S = 0.1
@@ -149,7 +149,7 @@ def batch_api(n: int, delay_s: float, strategy: str, window: int) -> dict[str, A
         backend = OpenAIBackend(backend_config)
         defaults = Defaults(strategy=strategy, concurrency=str(window))
         bulk = make_bulk(Path(tmp), n, defaults, backend.settings())
-        bulk.manifest["via"] = "batch-api"
+        bulk.manifest.via = "batch-api"
         client = BatchClient(backend_config)
         t0 = time.perf_counter()
         BatchRounds(bulk, backend, client, polling=Polling(first_s=0.1, most_s=1.0)).run()
@@ -157,7 +157,7 @@ def batch_api(n: int, delay_s: float, strategy: str, window: int) -> dict[str, A
         client.close()
         lines = bulk.summary()
         stats = server.state
-        rounds = len(bulk.manifest["batches"])
+        rounds = len(bulk.manifest.batches)
         prompt = sum(line.prompt_tokens for line in lines)
         completion = sum(line.completion_tokens for line in lines)
         finished = sum(line.status == "finished" for line in lines)

@@ -163,7 +163,7 @@ def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
     """The hang and the unknown-RPM cases again, through the openai SDK to serve-sim."""
     from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.sim.server import RunningServer, SimServerConfig
+    from storygen.sim import RunningServer, SimServerConfig
 
     def http_run(
         strategy: StrategyName, size: int, seed: int, scenes: int, **sim: Any

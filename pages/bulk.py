@@ -21,33 +21,21 @@ from streamlit.delta_generator import DeltaGenerator
 from storygen import InvalidRequestError
 from storygen.bulk.folder import BulkDir, SummaryLine
 from storygen.bulk.live import pending
-from storygen.bulk.rows import COLUMNS, TEMPLATE, Defaults, Rows, parse_rows, request_for
+from storygen.bulk.rows import COLUMNS, TEMPLATE, Defaults, Rows, parse_upload, request_for
 from storygen.core import export
+from storygen.core.bounds import CONCURRENCY, DURATION_S, IN_FLIGHT
+from storygen.core.labels import request_label
 from storygen.core.models import STRATEGIES
 from storygen.jobs.bulk import BulkJob, bulk_folders, create_bulk, start_bulk
-from storygen.jobs.worker import request_label
 from ui import state
 from ui.shell import ensure_shell
 
 VALIDATION_COLUMNS = ["row", "idea", "strategy", "duration (s)", "scenes", "check"]
 PROGRESS_COLUMNS = ["row", "idea", "status", "scenes", "progress", "wall time (s)", "error"]
-MAX_IN_FLIGHT = 10_000
 OK = "OK"
 
 
 # --- helpers: no widgets, so they are tested on their own -----------------------------------
-
-
-def read_upload(name: str, data: bytes, defaults: Defaults) -> Rows:
-    """An uploaded file's rows, each checked: JSONL by its suffix, anything else as CSV."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidRequestError(
-            f"{name}: not UTF-8 text (save it as CSV UTF-8)", "file"
-        ) from None
-    kind = "jsonl" if Path(name).suffix.lower() in (".jsonl", ".ndjson") else "csv"
-    return parse_rows(text, kind, defaults)
 
 
 def validation_frame(rows: Rows) -> pd.DataFrame:
@@ -108,9 +96,10 @@ def summary_csv(bulk: BulkDir) -> bytes:
 
 
 def check_in_flight(value: int) -> InvalidRequestError | None:
-    if not 1 <= value <= MAX_IN_FLIGHT:
+    if value not in IN_FLIGHT:
         return InvalidRequestError(
-            f"max calls in flight: 1 to {MAX_IN_FLIGHT} (got {value})", "max_in_flight"
+            f"max calls in flight: {IN_FLIGHT.low} to {IN_FLIGHT.high} (got {value})",
+            "max_in_flight",
         )
     return None
 
@@ -156,7 +145,12 @@ def _settings() -> Settings:
     first = st.columns(5)
     with first[0]:
         duration = st.number_input(
-            "Duration (seconds)", value=64, step=8, key="bulk_duration", help="8 to 7200 s", **keep
+            "Duration (seconds)",
+            value=64,
+            step=8,
+            key="bulk_duration",
+            help=f"{DURATION_S.low} to {DURATION_S.high} s",
+            **keep,
         )
         slots["duration_s"] = st.empty()
     with first[1]:
@@ -169,7 +163,7 @@ def _settings() -> Settings:
             "Batch size / window",
             "10",
             key="bulk_concurrency",
-            help="Per script: 1 to 100, or 'adaptive'.",
+            help=f"Per script: {CONCURRENCY.low} to {CONCURRENCY.high}, or 'adaptive'.",
             **keep,
         )
         slots["concurrency"] = st.empty()
@@ -305,7 +299,7 @@ def _bulk_view(bulk: BulkDir) -> None:
     done = sum(line.scenes for line in ran)
     total = sum(line.scenes_total for line in ran)
     _overall(done, total, f"{finished}/{len(ran)}", None)
-    via = str(bulk.manifest.get("via", "live"))
+    via = bulk.manifest.via
     if left and via != "live":  # its batches are on the provider's side: the CLI re-attaches
         st.caption(f"Written via {via}: `python -m storygen bulk resume {bulk.path}` goes on.")
     elif left:
@@ -345,7 +339,7 @@ def _page() -> None:
     rows: Rows | None = None
     if uploaded is not None:
         try:
-            rows = read_upload(uploaded.name, uploaded.getvalue(), settings.defaults)
+            rows = parse_upload(uploaded.name, uploaded.getvalue(), settings.defaults)
         except InvalidRequestError as exc:
             file_slot.error(str(exc))
     if rows is not None and problem is None:

@@ -8,7 +8,9 @@ from typing import Any
 import streamlit as st
 
 from storygen import InvalidRequestError
+from storygen.core.bounds import CONCURRENCY
 from storygen.jobs import worker
+from storygen.runner import plan as planning
 from ui import live, results, state
 from ui.forms import request_form
 from ui.shell import ensure_shell
@@ -16,7 +18,7 @@ from ui.shell import ensure_shell
 ensure_shell()
 
 SIZES = [2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100]
-OPTIONS: list[worker.Size] = [*SIZES, worker.ADAPTIVE]  # "adaptive": found at run time
+OPTIONS: list[planning.Size] = [*SIZES, planning.ADAPTIVE]  # "adaptive": found at run time
 
 st.title("Compare batch sizes")
 st.caption(
@@ -63,13 +65,13 @@ hedged = tail.toggle(
     ),
     **keep,
 )
-adaptive_max = worker.DEFAULT_ADAPTIVE_MAX
-if worker.ADAPTIVE in [*sizes, *windows, *outlines]:
+adaptive_max = planning.DEFAULT_ADAPTIVE_MAX
+if planning.ADAPTIVE in [*sizes, *windows, *outlines]:
     adaptive_max = limit.number_input(
         "Adaptive: at most (calls in flight)",
-        min_value=1,
-        max_value=100,
-        value=worker.DEFAULT_ADAPTIVE_MAX,
+        min_value=int(CONCURRENCY.low),
+        max_value=int(CONCURRENCY.high),
+        value=planning.DEFAULT_ADAPTIVE_MAX,
         step=1,
         key="cmp_adaptive_max",
         help="An adaptive run starts small and grows while the provider keeps up, up to this.",
@@ -90,7 +92,7 @@ clicked = st.button("Run comparison", type="primary", disabled=state.running("co
 near_button = st.empty()
 if clicked:
     request = form.build()
-    plan = worker.comparison_plan(
+    plan = planning.comparison_plan(
         sizes, windows, outlines, hedged=hedged, adaptive_max=int(adaptive_max)
     )
     if len(plan) == 1:

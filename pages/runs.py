@@ -6,6 +6,7 @@ import streamlit as st
 
 from storygen import InvalidRequestError
 from storygen.analysis import frames
+from storygen.core.labels import config_label
 from storygen.jobs import worker
 from storygen.store import RunInfo
 from ui import results, state
@@ -30,7 +31,7 @@ st.dataframe(frames.runs_frame(infos), hide_index=True, key="runs_table")
 def _describe(run_id: str) -> str:
     i = by_id[run_id]
     idea = i.idea if len(i.idea) <= 40 else i.idea[:39] + "…"
-    label = frames.config_label(i.strategy, i.concurrency)
+    label = config_label(i.strategy, i.concurrency)
     return f"{run_id[:15]} · {label} · {idea} · {i.status}"
 
 

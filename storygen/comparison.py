@@ -8,7 +8,6 @@ the charts from storygen.analysis.charts: there is no second implementation of a
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,17 +19,19 @@ import plotly.graph_objects as go
 
 from storygen.analysis import charts, frames, report
 from storygen.backends.config import BackendConfig
+from storygen.backends.factory import build_backend
+from storygen.core.bounds import CONCURRENCY
 from storygen.core.errors import InvalidRequestError, RunFailedError
+from storygen.core.labels import Baseline, request_label
 from storygen.core.models import STRATEGIES, Script, ScriptRequest, StrategyName
-from storygen.engine.events import Subscriber
-from storygen.engine.loop import run_async
-from storygen.jobs.worker import (
+from storygen.runner.lanes import LaneRun, Lanes, run_lane
+from storygen.runner.plan import (
     DEFAULT_BATCH_SIZES,
-    Baseline,
+    baseline_of,
     comparison_plan,
     measures_sequential,
     plan_requests,
-    request_label,
+    strategy_plan,
 )
 from storygen.runner.progress import LaneBar
 from storygen.runner.runs import run_sync
@@ -165,7 +166,7 @@ async def _run_lanes(
     progress: bool,
     parallel: int | None,
 ) -> list[Script | RunFailedError]:
-    gate = asyncio.Semaphore(parallel or len(requests))
+    lanes = Lanes(parallel)
     # A sweep's many lanes keep only the running bars on screen (``leave=False``).
     leave = parallel is None
     bars = [
@@ -174,20 +175,19 @@ async def _run_lanes(
     ]
 
     async def lane(request: ScriptRequest, bar: LaneBar | None) -> Script | RunFailedError:
-        async with gate:
+        async with lanes.turn():  # a sweep creates each run when its turn comes
             run_dir = store.create(request, config.settings()) if store is not None else None
-            subscribers: list[Subscriber] = [bar] if bar is not None else []
+            subscribers = (bar,) if bar is not None else ()
             try:
-                return await run_async(
-                    request, config.build(), subscribers=subscribers, run_dir=run_dir
-                )
+                run = LaneRun(request, build_backend(config), run_dir, subscribers=subscribers)
+                return await run_lane(run)
             except RunFailedError as exc:
                 return exc
             finally:
                 if bar is not None:
                     bar.close()
 
-    return await asyncio.gather(*(lane(r, b) for r, b in zip(requests, bars, strict=True)))
+    return await lanes.gather(lane(r, b) for r, b in zip(requests, bars, strict=True))
 
 
 def _collect(
@@ -203,9 +203,7 @@ def _collect(
     if not scripts:
         first = next(o for o in outcomes if isinstance(o, RunFailedError))
         raise RunFailedError(f"every configuration failed; the first: {first}") from first
-    has_sequential = any(s.request.strategy == "sequential" for s in scripts.values())
-    baseline: Baseline = "measured" if measured and has_sequential else "estimated"
-    return Comparison(base, scripts, baseline, failures)
+    return Comparison(base, scripts, baseline_of(scripts.values(), measured), failures)
 
 
 def compare(
@@ -258,15 +256,16 @@ def sweep(
         raise InvalidRequestError(
             f"strategy must be one of {allowed} (got {strategy!r})", "strategy"
         )
-    if not 1 <= parallel <= 100:
-        raise InvalidRequestError(f"parallel must be 1-100 (got {parallel})", "parallel")
+    if parallel not in CONCURRENCY:
+        raise InvalidRequestError(
+            f"parallel must be {CONCURRENCY.low}-{CONCURRENCY.high} (got {parallel})", "parallel"
+        )
     sizes = sorted(set(sizes))
     if not sizes:
         raise InvalidRequestError("sizes needs at least one batch size or window", "sizes")
     base = _base_request(idea, duration_s)
     config = _backend_config(backend, time_scale)
-    plan: list[tuple[StrategyName, int]] = [("sequential", 1)]
-    plan += [(strategy, size) for size in sizes]
+    plan = strategy_plan([strategy], sizes)
     requests = plan_requests(base, plan, measure_sequential=True)
     labels = [request_label(r) for r in requests]
     outcomes = run_sync(_run_lanes(requests, labels, config, store, progress, parallel))

@@ -11,7 +11,9 @@ from typing import Any
 
 from storygen.backends.config import BackendConfig
 from storygen.comparison import Comparison, compare
+from storygen.core.bounds import CONCURRENCY
 from storygen.core.errors import InvalidRequestError, StoryGenError
+from storygen.runner.plan import DEFAULT_BATCH_SIZES
 
 try:
     import ipywidgets as widgets
@@ -22,19 +24,22 @@ except ImportError as exc:  # pragma: no cover - the message is the point
     ) from exc
 
 
+SIZES = f"{CONCURRENCY.low}-{CONCURRENCY.high}"  # "1-100", as the messages say it
+
+
 def parse_sizes(text: str) -> list[int]:
     """ "3, 5, 10" -> [3, 5, 10]; anything else is an error naming what is allowed."""
     try:
         sizes = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
     except ValueError:
         raise InvalidRequestError(
-            f"batch sizes are whole numbers 1-100 separated by commas (got {text!r})",
+            f"batch sizes are whole numbers {SIZES} separated by commas (got {text!r})",
             "batch_sizes",
         ) from None
     if not sizes:
         raise InvalidRequestError("give at least one batch size, e.g. 3, 5, 10", "batch_sizes")
-    if bad := [s for s in sizes if not 1 <= s <= 100]:
-        raise InvalidRequestError(f"batch sizes must be 1-100 (got {bad[0]})", "batch_sizes")
+    if bad := [s for s in sizes if s not in CONCURRENCY]:
+        raise InvalidRequestError(f"batch sizes must be {SIZES} (got {bad[0]})", "batch_sizes")
     return sizes
 
 
@@ -159,7 +164,7 @@ class Panel:
 def panel(
     idea: str = "A lighthouse keeper finds a map to a drowned city",
     duration_s: float = 600,
-    batch_sizes: Iterable[int] = (3, 5, 10),
+    batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
     time_scale: float = 0.0125,
     backend: BackendConfig | None = None,
 ) -> Panel:

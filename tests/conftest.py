@@ -8,7 +8,7 @@ import pytest
 
 from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, SimulatedBackend
 from storygen.core.models import SceneDraft
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 
 FAST = 0.002  # a simulated call then takes ~16 ms
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from storygen.analysis import charts, frames
-from storygen.jobs.worker import Job, Lane
+from storygen.jobs.lane import Lane
+from storygen.jobs.worker import Job
 from ui.state import POLL_S
 
 LIVE_COLUMNS = ["scene", "title", "location", "narration"]

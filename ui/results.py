@@ -14,8 +14,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from storygen import Scene, SceneTiming, Script, ScriptRequest
 from storygen.analysis import charts, frames, report
-from storygen.analysis.frames import Baseline
 from storygen.core import export
+from storygen.core.labels import Baseline, labels_for, request_label
 
 CHART_TITLES = {
     "timeline": "Timeline",
@@ -82,7 +82,7 @@ def script_downloads(script: Script, *, key: str) -> None:
 def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     """A finished script: headline numbers, then table / screenplay / timeline, then downloads."""
     meta = script.meta
-    label = frames.request_label(script.request)
+    label = request_label(script.request)
     saved = f" Saved as run `{run_id}`." if run_id else ""
     st.success(f"{len(script.scenes)} scenes in {meta.wall_time_s:.2f} s with {label}.{saved}")
     row = frames.summary_frame([script], baseline="estimated").iloc[0]
@@ -117,7 +117,7 @@ def partial_view(
     if not scenes:
         st.caption("No scene was finished before the run stopped.")
         return
-    label = frames.request_label(request)
+    label = request_label(request)
     st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")
     table, timeline = st.tabs(["Finished scenes", "Timeline"])
     with table:
@@ -135,7 +135,7 @@ def comparison_view(
     if not scripts:
         st.warning("No run finished, so there is nothing to compare.")
         return
-    labels = frames.labels_for(scripts)
+    labels = labels_for(scripts)
     scenes = frames.scenes_of(scripts, labels)
     batches = frames.batch_frame(scenes)
     summary = frames.summary_frame(scripts, labels, baseline=baseline)

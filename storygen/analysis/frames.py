@@ -14,10 +14,10 @@ from datetime import datetime
 
 import pandas as pd
 
+from storygen.core.labels import Baseline, config_label, labels_for
 from storygen.core.models import Scene, SceneTiming, Script
 from storygen.core.pricing import estimate_cost, is_simulated
-from storygen.jobs.worker import Baseline, config_label, request_label
-from storygen.runner.bench import ideal_of, mean_lag
+from storygen.scheduling.ideal import ideal_of, mean_lag
 from storygen.store import RunInfo
 
 SCENE_COLUMNS = (
@@ -65,16 +65,6 @@ SUMMARY_COLUMNS = (
     "rate_limited",
     "final_concurrency",
 )
-
-
-def labels_for(scripts: Sequence[Script]) -> list[str]:
-    """Configuration labels, numbered when the same configuration appears twice."""
-    base = [request_label(s.request) for s in scripts]
-    out: list[str] = []
-    for i, label in enumerate(base):
-        repeated = base.count(label) > 1
-        out.append(f"{label} #{base[:i].count(label) + 1}" if repeated else label)
-    return out
 
 
 def scene_frame(

@@ -31,10 +31,9 @@ from storygen.bulk.rounds import (
     plan_round,
 )
 from storygen.core.errors import MalformedOutputError, StoryGenError
-from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming, Script
-from storygen.core.planning import scene_durations
+from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming
+from storygen.core.planning import assemble_script, scene_durations
 from storygen.core.prompts import estimate_tokens
-from storygen.engine.loop import title_from_idea
 from storygen.store import RunDir
 
 log = logging.getLogger("storygen")
@@ -79,11 +78,7 @@ class BatchRounds:
         self.sleep, self.on_round = sleep, on_round
         self.entries = {e.row: e for e in bulk.entries}
         self.runs: dict[int, RunDir] = {row: bulk.run(e) for row, e in self.entries.items()}
-        manifest = bulk.manifest
-        manifest.setdefault("batches", [])
-        manifest.setdefault("tries", {})
-        manifest.setdefault("zero", time.time())
-        self.zero: float = manifest["zero"]
+        self.zero: float = bulk.manifest.begin_rounds(time.time())
 
     # -- the store is the truth --------------------------------------------------------
     def _state(self, row: int) -> ScriptState:
@@ -110,7 +105,7 @@ class BatchRounds:
 
     def _attach(self) -> None:
         """Wait for every job this bulk run has in flight, then read its lines."""
-        for record in self.bulk.manifest["batches"]:
+        for record in self.bulk.manifest.batches:
             if record["state"] == "read":
                 continue
             if record.get("batch_id") is None:  # killed around the create call
@@ -135,7 +130,7 @@ class BatchRounds:
             wait = min(self.polling.most_s, wait * self.polling.factor)
 
     def _submit(self, calls: list[Planned]) -> None:
-        rounds = 1 + max((r["round"] for r in self.bulk.manifest["batches"]), default=0)
+        rounds = 1 + max((r["round"] for r in self.bulk.manifest.batches), default=0)
         for start in range(0, len(calls), MAX_LINES):
             chunk = calls[start : start + MAX_LINES]
             token = uuid.uuid4().hex
@@ -147,7 +142,7 @@ class BatchRounds:
                 "calls": [c.custom_id for c in chunk],
                 "submitted_at": time.time() - self.zero,
             }
-            self.bulk.manifest["batches"].append(record)
+            self.bulk.manifest.batches.append(record)
             self.bulk.save()  # before the create call: a restart looks for this token
             lines = [self._line(c) for c in chunk]
             record["input_file_id"] = self.client.upload(f"storygen-round{rounds}.jsonl", lines)
@@ -248,7 +243,7 @@ class BatchRounds:
             group=int(record["round"]),
             start_s=start,
             end_s=at,
-            attempts=1 + int(self.bulk.manifest["tries"].get(cid, 0)),
+            attempts=1 + int(self.bulk.manifest.tries.get(cid, 0)),
             context_lag=index - 1 - upto,
             context_size=min(upto, state.request.context_scenes),
             had_outline=state.outline is not None,
@@ -264,7 +259,7 @@ class BatchRounds:
         self.runs[row].set_status("running", outline_tokens=[prompt, completion])
 
     def _failed(self, cid: str, why: str) -> None:
-        tries = self.bulk.manifest["tries"]
+        tries = self.bulk.manifest.tries
         tries[cid] = int(tries.get(cid, 0)) + 1
         row, index = parse_custom_id(cid)
         if tries[cid] >= self.attempts:
@@ -292,23 +287,9 @@ class BatchRounds:
             outline_completion_tokens=int(outline_tokens[1]),
             timeline=timeline,
         )
-        outline = state.outline
-        script = Script(
-            title=outline.title if outline else title_from_idea(state.request.idea),
-            request=state.request,
-            outline=outline,
-            scenes=[done[k][0] for k in sorted(done)],
-            meta=meta,
-        )
-        run.write_script(script)
-        run.set_status(
-            "finished",
-            error=None,
-            scenes_done=state.total,
-            wall_time_s=meta.wall_time_s,
-            prompt_tokens=meta.prompt_tokens,
-            completion_tokens=meta.completion_tokens,
-        )
+        scenes = [done[k][0] for k in sorted(done)]
+        script = assemble_script(state.request, state.outline, scenes, meta)
+        run.finish(script)
         self.bulk.write_export(row, script, run)
 
 
@@ -321,8 +302,8 @@ def forgive(bulk: BulkDir) -> list[Entry]:
             run.set_status("running", error=None)
             again.append(entry)
     prefixes = tuple(f"row{e.row}-" for e in again)
-    tries = bulk.manifest.get("tries", {})
-    bulk.manifest["tries"] = {k: v for k, v in tries.items() if not k.startswith(prefixes)}
+    tries = bulk.manifest.tries
+    bulk.manifest.tries = {k: v for k, v in tries.items() if not k.startswith(prefixes)}
     bulk.save()
     return again
 

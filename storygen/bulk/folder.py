@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from storygen.backends.config import BackendConfig, config_from_settings
+from storygen.bulk.manifest import Entry, Manifest
 from storygen.bulk.rows import Rejected, Row
 from storygen.core import export
 from storygen.core.errors import InvalidRequestError
@@ -44,16 +47,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass
-class Entry:
-    """One accepted row and its run."""
-
-    row: int
-    idea: str
-    run_id: str
-    scenes: int = 0  # the script's scene count, so progress knows the total at once
-
-
-@dataclass
 class SummaryLine:
     row: int
     idea: str
@@ -72,7 +65,7 @@ class SummaryLine:
 class BulkDir:
     """The folder of one bulk run; the manifest is rewritten atomically on every change."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = Path(path)
         self.manifest = manifest
 
@@ -99,10 +92,10 @@ class BulkDir:
         path.mkdir(parents=True, exist_ok=True)
         entries = [
             Entry(
-                r.row,
-                r.request.idea,
-                store.create(r.request, backend_settings).run_id,
-                r.request.scene_count,
+                row=r.row,
+                idea=r.request.idea,
+                run_id=store.create(r.request, backend_settings).run_id,
+                scenes=r.request.scene_count,
             )
             for r in valid
         ]
@@ -112,11 +105,11 @@ class BulkDir:
             "source": source,
             "store": str(store.root.resolve()),
             **options,
-            "rows": [asdict(e) for e in entries],
-            "rejected": [asdict(r) for r in rejected],
+            "rows": entries,
+            "rejected": list(rejected),
             "batches": [],
         }
-        bulk = cls(path, manifest)
+        bulk = cls(path, Manifest.of(manifest))
         bulk.save()
         return bulk
 
@@ -124,7 +117,7 @@ class BulkDir:
     def open(cls, path: Path) -> BulkDir:
         path = Path(path)
         try:
-            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InvalidRequestError(
                 f"no bulk run at {path}: expected a folder holding {MANIFEST} "
@@ -133,26 +126,29 @@ class BulkDir:
             ) from None
         except ValueError as exc:
             raise InvalidRequestError(f"{path / MANIFEST} is not valid JSON ({exc})") from None
-        return cls(path, manifest)
+        try:
+            return cls(path, Manifest.of(data))
+        except ValidationError as exc:
+            raise InvalidRequestError(f"{path / MANIFEST} is not a bulk manifest ({exc})") from None
 
     def save(self) -> None:
-        atomic_write(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
+        atomic_write(self.path / MANIFEST, self.manifest.to_json())
 
     @property
     def store(self) -> RunStore:
-        return RunStore(self.manifest["store"])
+        return RunStore(self.manifest.store)
 
     @property
     def entries(self) -> list[Entry]:
-        return [Entry(**e) for e in self.manifest["rows"]]
+        return list(self.manifest.rows)
 
     @property
     def rejected(self) -> list[Rejected]:
-        return [Rejected(**r) for r in self.manifest["rejected"]]
+        return list(self.manifest.rejected)
 
     @property
     def format(self) -> str:
-        return str(self.manifest.get("format", "json"))
+        return self.manifest.format
 
     def run(self, entry: Entry) -> RunDir:
         return self.store.open(entry.run_id)
@@ -179,8 +175,7 @@ class BulkDir:
 
     def summary(self) -> list[SummaryLine]:
         """Every input row, from the run store: the truth, whatever the process saw."""
-        price_as = str(self.manifest.get("price_as", "gpt-4o-mini"))
-        batch = self.manifest.get("via") == "batch-api"
+        price_as, batch = self.manifest.price_as, self.manifest.via == "batch-api"
         lines = [_line(e, self.run(e), price_as, batch) for e in self.entries]
         lines += [SummaryLine(r.row, r.idea, "rejected", error=r.error) for r in self.rejected]
         return sorted(lines, key=lambda line: line.row)

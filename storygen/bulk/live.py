@@ -17,9 +17,9 @@ from storygen.core.errors import StoryGenError
 from storygen.core.models import ScriptRequest
 from storygen.core.tasks import Backend
 from storygen.engine.events import Event, RunFinished, SceneFinished, Subscriber
-from storygen.engine.loop import Prior, run_async
 from storygen.policies.budget import Budget
 from storygen.policies.retry import RetryPolicy
+from storygen.runner.lanes import LaneRun, Lanes, run_lane
 from storygen.runner.runs import run_sync
 from storygen.store import RunDir
 
@@ -93,7 +93,7 @@ async def run_bulk_async(
     progress.scenes_total = sum(e.scenes for e in entries)
     progress.notify()
     policy = policy or RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
-    at_once = asyncio.Semaphore(scripts_at_once or MAX_AT_ONCE)
+    lanes = Lanes(scripts_at_once or MAX_AT_ONCE)
 
     def load(entry: Entry) -> tuple[RunDir, ScriptRequest, bool]:
         """Read from disk in a thread, while the scripts already loaded run."""
@@ -115,26 +115,26 @@ async def run_bulk_async(
             progress.scripts_done += 1
             progress.notify()
             return
-        async with at_once:
+        lane = LaneRun(
+            request,
+            backend,  # shared: one key pool and rate limiter, closed below
+            run_dir,
+            resume=True,
+            subscribers=(progress.for_row(entry.row),),
+            policy=policy,
+            budget=budget,
+            close_backend=False,
+        )
+        async with lanes.turn():  # loaded before its turn, so that it starts at once
             try:
-                with run_dir.writer():
-                    script = await run_async(
-                        request,
-                        backend,
-                        policy=policy,
-                        subscribers=[progress.for_row(entry.row)],
-                        run_dir=run_dir,
-                        prior=await asyncio.to_thread(Prior.for_resume, run_dir),
-                        budget=budget,
-                        close_backend=False,
-                    )
+                script = await run_lane(lane)
             except StoryGenError:  # on disk in the run's status; the others go on
                 progress.scripts_failed += 1
                 return
             await asyncio.to_thread(bulk.write_export, entry.row, script, run_dir)
 
     try:
-        await asyncio.gather(*(one(e) for e in entries))
+        await lanes.gather(one(e) for e in entries)
     finally:
         aclose = getattr(backend, "aclose", None)
         if aclose is not None:

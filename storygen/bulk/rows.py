@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storygen.core.bounds import CONCURRENCY
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import AdaptiveSettings, HedgeSettings, ScriptRequest, request_error
 
@@ -102,7 +103,9 @@ def request_for(values: Mapping[str, Any], defaults: Defaults, row: int = 0) -> 
         fields["concurrency"] = defaults.max_concurrency
     elif isinstance(concurrency, str) and not concurrency.lstrip("-").isdigit():
         raise InvalidRequestError(
-            f"concurrency: expected a whole number 1-100 or 'adaptive' (got {concurrency!r})",
+            f"concurrency: expected a whole number {CONCURRENCY.low}-{CONCURRENCY.high} "
+            f"or 'adaptive' "
+            f"(got {concurrency!r})",
             "concurrency",
         )
     else:
@@ -176,13 +179,28 @@ def parse_rows(text: str, kind: str, defaults: Defaults | None = None) -> Rows:
     return Rows(valid, rejected)
 
 
+def kind_of(name: str) -> str:
+    """ "jsonl" for .jsonl/.ndjson, "csv" for anything else."""
+    return "jsonl" if Path(name).suffix.lower() in (".jsonl", ".ndjson") else "csv"
+
+
+def _not_utf8(name: str | Path) -> InvalidRequestError:
+    return InvalidRequestError(f"{name}: not UTF-8 text (save it as CSV UTF-8)", "file")
+
+
+def parse_upload(name: str, data: bytes, defaults: Defaults | None = None) -> Rows:
+    """An uploaded file's bytes (the app's Bulk page), told apart by its name's suffix."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _not_utf8(name) from None
+    return parse_rows(text, kind_of(name), defaults)
+
+
 def read_rows(path: Path, defaults: Defaults | None = None) -> Rows:
     """A CSV or JSONL file, told apart by its suffix (.jsonl/.ndjson or anything else: CSV)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidRequestError(
-            f"{path}: not UTF-8 text (save it as CSV UTF-8)", "file"
-        ) from None
-    kind = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv"
-    return parse_rows(text, kind, defaults)
+        raise _not_utf8(path) from None
+    return parse_rows(text, kind_of(path.name), defaults)

@@ -4,27 +4,26 @@ counts, Cancel (SIGINT: every run is marked interrupted and keeps its scenes) an
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import pickle
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, ClassVar, Literal
 
 from storygen.backends.config import BackendConfig
+from storygen.backends.factory import build_backend
 from storygen.bulk.folder import BulkDir
 from storygen.bulk.live import BulkProgress, run_bulk_async
 from storygen.bulk.rows import Rows
+from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
-from storygen.jobs.worker import mark_interrupted, resume_config, spawn_entry
+from storygen.jobs.child import Child, ChildJob
 from storygen.policies.retry import RetryPolicy
+from storygen.runner.lanes import mark_interrupted
+from storygen.runner.runs import resume_config
 from storygen.store import RunStore
 
 BULK_FOLDER = "bulk"  # beside the runs in the store, which lists only folders holding a run
@@ -93,21 +92,19 @@ def create_bulk(
     )
 
 
-class BulkJob:
+class BulkJob(ChildJob):
     """A child process writing (or finishing) every script of one bulk folder, and the thread
     that reads its counts. What each row became is on disk (``BulkDir.summary()``), so a page
     that lost this handle still shows it; the handle adds the live counts and Cancel."""
 
+    entry: ClassVar[str] = "storygen.jobs.bulk:bulk_child_main"
+
     def __init__(self, bulk: BulkDir, *, secrets: Iterable[str] = ()) -> None:
+        super().__init__("storygen-bulk", secrets=secrets)
         self.bulk = bulk
         self.counts = BulkCounts()
         self.error: str | None = None
-        self.child_pid: int | None = None
-        self.cancel_requested = False
         self._status: BulkStatus = "running"
-        self._secrets = tuple(s for s in secrets if s)
-        self._child: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
         self._done = threading.Event()
 
     @property
@@ -119,41 +116,21 @@ class BulkJob:
         return self._status if self.done else "running"
 
     def start(self, payload: bytes) -> BulkJob:
-        child, events, errors = spawn_entry("storygen.jobs.bulk:bulk_child_main", payload)
-        self._child, self.child_pid = child, child.pid
-        self._thread = threading.Thread(
-            target=self._listen, args=(child, events, errors), name="storygen-bulk", daemon=True
-        )
-        self._thread.start()
+        self._spawn(payload)
         return self
 
     def _end(self, status: BulkStatus, error: str | None = None) -> None:
-        if error is not None:
-            for secret in self._secrets:  # a provider may echo the key back in its error
-                error = error.replace(secret, "***")
-        self._status, self.error = status, error
+        self._status, self.error = status, None if error is None else self.masked(error)
         self._done.set()
 
-    def _listen(self, child: subprocess.Popen[bytes], events: IO[bytes], errors: IO[bytes]) -> None:
-        try:
-            with events:
-                while True:
-                    try:
-                        message = pickle.load(events)
-                    except EOFError:
-                        break
-                    self.counts = message[1]
-                    if message[0] in ("finished", "cancelled"):
-                        self._end(message[0])
-                    elif message[0] == "failed":
-                        self._end("failed", message[2])
-            code = child.wait()
-            with errors:
-                errors.seek(0)
-                last = errors.read().decode(errors="replace").strip().splitlines()[-1:]
-            reason = f"exit {code}: {' '.join(last)}" if last else f"exit {code}"
-        except Exception as exc:  # a page must never poll a job that can no longer end
-            reason = f"{type(exc).__name__}: {exc}"
+    def _receive(self, message: tuple[Any, ...]) -> None:
+        self.counts = message[1]
+        if message[0] in ("finished", "cancelled"):
+            self._end(message[0])
+        elif message[0] == "failed":
+            self._end("failed", message[2])
+
+    def _ended(self, reason: str) -> None:
         if self.done:
             return
         if self.cancel_requested:  # cancelled before the child could say so itself
@@ -162,21 +139,6 @@ class BulkJob:
             self._end("cancelled")
         else:
             self._end("failed", f"the bulk run stopped before it finished ({reason})")
-
-    def cancel(self) -> None:
-        """SIGINT, as Ctrl-C on ``python -m storygen bulk``: every unfinished run ends
-        "interrupted" with its finished scenes kept; ``start_bulk`` again finishes them."""
-        child = self._child
-        if child is None or self.cancel_requested or self.done:
-            return
-        self.cancel_requested = True
-        child.send_signal(signal.SIGINT)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once the child has ended (for scripts and tests; pages poll ``done``)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.done
 
 
 def start_bulk(
@@ -190,67 +152,66 @@ def start_bulk(
     if not entries:
         raise InvalidRequestError(f"{bulk.path} has no valid rows: nothing to write", "rows")
     backend_config = resume_config(bulk.run(entries[0]), config)
-    limit = max_in_flight or int(bulk.manifest.get("max_in_flight", 50))
-    if not 1 <= limit <= 10_000:
+    limit = max_in_flight or bulk.manifest.max_in_flight
+    if limit not in IN_FLIGHT:
         raise InvalidRequestError(
-            f"max calls in flight must be between 1 and 10000 (got {limit})", "max_in_flight"
+            f"max calls in flight must be between {IN_FLIGHT.low} and {IN_FLIGHT.high} "
+            f"(got {limit})",
+            "max_in_flight",
         )
     job = BulkJob(bulk, secrets=backend_config.key_values())
     return job.start(pickle.dumps((str(bulk.path), backend_config, limit)))
 
 
-def bulk_child_main(fd: int) -> None:
-    """The child of a BulkJob: ``run_bulk`` on one event loop, its counts pickled onto pipe
-    ``fd`` as scenes finish (and every HEARTBEAT_S, for the calls in flight). SIGINT cancels
-    every script: each run ends "interrupted" on disk, and summary.csv says where it stopped."""
-    out = os.fdopen(fd, "wb")
-    listening = True
-    progress = BulkProgress()
-    bulk: BulkDir | None = None
+class _BulkChild(Child):
+    """``run_bulk`` on one event loop, its counts sent as scenes finish (and every
+    HEARTBEAT_S, for the calls in flight). SIGINT cancels every script: each run ends
+    "interrupted" on disk, and summary.csv says where it stopped."""
 
-    def send(message: tuple[Any, ...]) -> None:
-        nonlocal listening
-        if not listening:
-            return
-        try:
-            pickle.dump(message, out)
-            out.flush()
-        except OSError:  # the app went away: finish the scripts anyway, they are on disk
-            listening = False
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self.progress = BulkProgress()
+        self.bulk: BulkDir | None = None
 
-    async def write_all(bulk: BulkDir, config: BackendConfig, limit: int) -> None:
+    def _counts(self) -> BulkCounts:
+        return BulkCounts.of(self.progress)
+
+    async def _write_all(self, bulk: BulkDir, config: BackendConfig, limit: int) -> None:
         async def heartbeat() -> None:
             while True:
                 await asyncio.sleep(HEARTBEAT_S)
-                send(("progress", BulkCounts.of(progress)))
+                self.send(("progress", self._counts()))
 
-        backend = config.build()
-        attempts = int(bulk.manifest.get("attempts", RetryPolicy().attempts))
+        backend = build_backend(config)
+        attempts = bulk.manifest.attempts
         policy = RetryPolicy(attempts=attempts).scaled(getattr(backend, "time_scale", 1.0))
         beat = asyncio.create_task(heartbeat())
         try:
             await run_bulk_async(
-                bulk, backend, max_in_flight=limit, policy=policy, progress=progress
+                bulk, backend, max_in_flight=limit, policy=policy, progress=self.progress
             )
         finally:
             beat.cancel()
 
-    try:
-        path, config, limit = pickle.load(sys.stdin.buffer)
-        bulk = BulkDir.open(Path(path))
-        progress.listeners.append(lambda p: send(("progress", BulkCounts.of(p))))
-        asyncio.run(write_all(bulk, config, limit))
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not cut this short
-        if bulk is not None:  # scripts still waiting for their turn have no mark yet
-            for entry in bulk.entries:
-                mark_interrupted(bulk.run(entry))
-            bulk.write_summary()
-        send(("cancelled", BulkCounts.of(progress)))
-    except Exception as exc:
-        send(("failed", BulkCounts.of(progress), f"{type(exc).__name__}: {exc}"))
-    else:
-        send(("finished", BulkCounts.of(progress)))
-    finally:
-        with contextlib.suppress(OSError):
-            out.close()
+    def work(self) -> None:
+        try:
+            path, config, limit = self.payload()
+            self.bulk = BulkDir.open(Path(path))
+            self.progress.listeners.append(lambda p: self.send(("progress", BulkCounts.of(p))))
+            asyncio.run(self._write_all(self.bulk, config, limit))
+        except Exception as exc:
+            self.send(("failed", self._counts(), f"{type(exc).__name__}: {exc}"))
+        else:
+            self.send(("finished", self._counts()))
+
+    def cancelled(self) -> None:
+        if self.bulk is not None:  # scripts still waiting for their turn have no mark yet
+            for entry in self.bulk.entries:
+                mark_interrupted(self.bulk.run(entry))
+            self.bulk.write_summary()
+        self.send(("cancelled", self._counts()))
+
+
+def bulk_child_main(fd: int) -> None:
+    """The child of a BulkJob, its counts pickled onto pipe ``fd``."""
+    _BulkChild(fd).main()

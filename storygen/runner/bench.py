@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -11,9 +10,9 @@ from storygen.backends.simulated import SimulatedBackend
 from storygen.core.models import Script, ScriptRequest, StrategyName
 from storygen.core.tasks import Backend
 from storygen.policies.retry import RetryPolicy
+from storygen.runner.plan import DEFAULT_BATCH_SIZES, strategy_plan
 from storygen.runner.runs import generate
-from storygen.scheduling.scheduler import ideal_makespan
-from storygen.scheduling.strategies import strategy_for
+from storygen.scheduling.ideal import ideal_of, mean_lag
 
 
 @dataclass(frozen=True)
@@ -31,36 +30,10 @@ class BenchRow:
     repeats: int
 
 
-def configs(
-    strategies: Iterable[StrategyName], sizes: Iterable[int]
-) -> list[tuple[StrategyName, int]]:
-    """Sequential once (the baseline), then each strategy at each size."""
-    out: list[tuple[StrategyName, int]] = [("sequential", 1)]
-    for name in strategies:
-        if name != "sequential":
-            out += [(name, size) for size in sizes]
-    return out
-
-
-def ideal_of(script: Script) -> float:
-    """The strategy's zero-overhead schedule for the call times this run met (NaN for an
-    adaptive run: its limits were chosen as it went, so there is no fixed rule to replay)."""
-    meta = script.meta
-    if script.request.adaptive is not None:
-        return math.nan
-    outline_s = (meta.outline_end_s or 0.0) - (meta.outline_start_s or 0.0)
-    service = {t.index: t.service_s for t in meta.timeline}
-    return ideal_makespan(strategy_for(script.request), service, outline_s)
-
-
-def mean_lag(script: Script) -> float:
-    return statistics.fmean(t.context_lag for t in script.meta.timeline)
-
-
 def run_bench(
     base: ScriptRequest,
     strategies: Iterable[StrategyName] = ("batched", "windowed", "outline"),
-    sizes: Iterable[int] = (3, 5, 10),
+    sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
     *,
     time_scale: float = 0.0125,
     repeat: int = 1,
@@ -70,7 +43,7 @@ def run_bench(
     """Repeat r uses seed+r: within a repeat every configuration meets the same latencies."""
     if make_backend is None:
         make_backend = lambda: SimulatedBackend(time_scale=time_scale)  # noqa: E731
-    plan = configs(strategies, sizes)
+    plan = strategy_plan(strategies, sizes)
     results: dict[tuple[StrategyName, int], list[tuple[Script, float]]] = {c: [] for c in plan}
     for r in range(repeat):
         baseline = 0.0

@@ -8,13 +8,15 @@ from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from storygen.backends.config import config_from_settings
+from storygen.backends.config import BackendConfig, config_from_settings
+from storygen.backends.factory import build_backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.core.models import Script, ScriptRequest
 from storygen.core.tasks import Backend
+from storygen.engine import run_async
 from storygen.engine.events import Subscriber
-from storygen.engine.loop import Prior, run_async
 from storygen.policies.retry import RetryPolicy
+from storygen.runner.lanes import LaneRun, run_lane
 from storygen.store import RunDir, RunStore
 
 T = TypeVar("T")
@@ -22,7 +24,15 @@ T = TypeVar("T")
 
 def backend_from_settings(settings: dict[str, Any]) -> Backend:
     """Rebuild a backend from what a run saved (keys come from the environment)."""
-    return config_from_settings(settings).build()
+    return build_backend(config_from_settings(settings))
+
+
+def resume_config(run_dir: RunDir, config: BackendConfig | None = None) -> BackendConfig:
+    """The backend a run was saved with; its keys from ``config`` (the screen) or the env."""
+    saved = config_from_settings(run_dir.backend_settings())
+    if saved.kind == "openai" and config is not None and config.api_keys:
+        saved = saved.model_copy(update={"api_keys": list(config.api_keys)})
+    return saved
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -101,16 +111,12 @@ def resume(
     with run_dir.writer():  # before reading what is done: nobody else may add to it now
         if done := run_dir.finished_script():
             return done  # nothing is missing
-        request = run_dir.request()
-        backend = backend or backend_from_settings(run_dir.backend_settings())
-        prior = Prior.for_resume(run_dir)
-        return run_sync(
-            run_async(
-                request,
-                backend,
-                policy=policy,
-                subscribers=subscribers,
-                run_dir=run_dir,
-                prior=prior,
-            )
+        lane = LaneRun(
+            run_dir.request(),
+            backend or backend_from_settings(run_dir.backend_settings()),
+            run_dir,
+            resume=True,
+            subscribers=tuple(subscribers),
+            policy=policy,
         )
+        return run_sync(run_lane(lane))

@@ -14,7 +14,6 @@ from storygen import RunFailedError, RunStore, Script, ScriptRequest, SimulatedB
 from storygen.analysis.frames import (
     batch_frame,
     display_summary,
-    labels_for,
     latest_first,
     measured_baseline,
     runs_frame,
@@ -24,8 +23,9 @@ from storygen.analysis.frames import (
     sequential_estimate,
     summary_frame,
 )
+from storygen.core.labels import labels_for
 from storygen.core.pricing import estimate_cost
-from storygen.runner.bench import ideal_of, mean_lag
+from storygen.scheduling.ideal import ideal_of, mean_lag
 
 FAST = 0.002
 BASE = ScriptRequest(idea="A lighthouse keeper finds a map", duration_s=160)  # 20 scenes

@@ -31,15 +31,16 @@ from storygen.analysis.frames import (
     batch_frame,
     concurrency_frame,
     display_summary,
-    labels_for,
     scene_frame,
     scenes_of,
     summary_frame,
 )
 from storygen.analysis.report import comparison_report
+from storygen.backends.factory import build_backend
 from storygen.backends.simulated import draw_hang
+from storygen.core.labels import labels_for, request_label
 from storygen.core.models import AdaptiveSettings, HedgeSettings
-from storygen.jobs.worker import Tuning, comparison_plan, plan_requests, request_label
+from storygen.runner.plan import Tuning, comparison_plan, plan_requests
 
 COMPARE = "pages/compare.py"
 BASE = ScriptRequest(idea="A fox opens a bakery", duration_s=160)  # 20 scenes, seed 0
@@ -140,7 +141,7 @@ def test_the_hang_switch_puts_hung_calls_into_the_simulated_backend(monkeypatch,
     at.toggle(key="sim_hangs").set_value(True).run()
     config = at.session_state["backend_choice"].config
     assert (config.hang_rate, config.hang_factor) == (0.02, 30.0)
-    backend = config.build()
+    backend = build_backend(config)
     assert backend.latency(0, f"scene{HUNG}", 1) == pytest.approx(30 * 8.0 * FAST)
 
 

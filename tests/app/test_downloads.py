@@ -22,7 +22,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 
 from storygen import RunStore, Script, ScriptRequest, SimulatedBackend, export, generate
 from storygen.analysis.charts import ESTIMATED_NOTE, comparison_figures
-from storygen.analysis.frames import batch_frame, labels_for, scenes_of, summary_frame
+from storygen.analysis.frames import batch_frame, scenes_of, summary_frame
+from storygen.core.labels import labels_for
 from ui.results import Download, comparison_files, script_files
 
 IDEA = 'A "fox" & a <hound> open a bakery, à Paris'

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from test_downloads import ServedFiles
 
 from storygen.bulk.folder import SUMMARY_COLUMNS, BulkDir
-from storygen.bulk.rows import TEMPLATE, Defaults
+from storygen.bulk.rows import TEMPLATE, Defaults, parse_upload
 from storygen.jobs.bulk import bulk_folders
 from storygen.store import RunStore
 
@@ -259,7 +259,7 @@ def test_a_bulk_child_that_dies_fails_its_job_and_the_page_offers_resume(monkeyp
 def test_the_helpers_read_jsonl_by_suffix_and_name_a_bad_setting() -> None:
     """The page's logic without a browser: what the upload holds, which setting is wrong."""
     page = _page_module()
-    rows = page.read_upload("ideas.NDJSON", b'{"idea": "A fox"}\n', Defaults())
+    rows = parse_upload("ideas.NDJSON", b'{"idea": "A fox"}\n', Defaults())  # as the page does
     assert [r.row for r in rows.valid] == [1]
     assert page.check_in_flight(0).field == "max_in_flight"
     assert page.check_in_flight(10_000) is None

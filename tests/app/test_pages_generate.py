@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import storygen
 from storygen import RunStore, SimulatedBackend
-from storygen.jobs.worker import Lane
+from storygen.jobs.lane import Lane
 
 GENERATE = "pages/generate.py"
 RUNS = "pages/runs.py"

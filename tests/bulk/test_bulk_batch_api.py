@@ -166,7 +166,7 @@ def test_every_script_is_written_in_few_rounds_and_few_requests(
     assert stats["batches_created"] == stats["files_uploaded"] == 2
     assert stats["batch_lines"] == (2 + 3) + (5 + 3 + 3)
     assert stats["requests"] == 0  # not one live call
-    rounds = bulk.manifest["batches"]
+    rounds = bulk.manifest.batches
     assert [r["round"] for r in rounds] == [1, 2]
     lines = {line.row: line for line in bulk.summary()}
     live = estimate_cost("gpt-4o-mini", lines[2].prompt_tokens, lines[2].completion_tokens)
@@ -180,10 +180,10 @@ def test_failed_and_expired_lines_are_retried_in_the_next_round(
     bulk = _bulk(tmp_path, IDEAS, server.url)
     _rounds(bulk, server.url, attempts=10).run()
     assert [sorted(ks) for ks in _indices(bulk)] == [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6], [1, 2, 3]]
-    rounds = bulk.manifest["batches"]
+    rounds = bulk.manifest.batches
     assert sum(r["failed"] for r in rounds) > 0  # the faults happened...
     assert len(rounds) > 2  # ...and took extra rounds, not extra jobs per call
-    retried = bulk.manifest["tries"]
+    retried = bulk.manifest.tries
     sent = Counter(cid for r in rounds for cid in r["calls"])
     # a call went out once more for each round its line failed in: nothing was dropped
     assert all(sent[cid] == n + 1 for cid, n in retried.items() if cid.count("scene"))
@@ -198,7 +198,7 @@ def test_a_line_that_keeps_failing_fails_its_script_with_the_reason_and_loses_no
     status = bulk.run(bulk.entries[0]).status()
     assert status["status"] == "failed"
     assert "failed in 2 Batch API rounds" in status["error"] and "500" in status["error"]
-    assert len(bulk.manifest["batches"]) == 2  # bounded: two rounds, then it stops
+    assert len(bulk.manifest.batches) == 2  # bounded: two rounds, then it stops
 
 
 class _KilledAfterCreate(BatchClient):
@@ -218,13 +218,13 @@ def test_a_job_created_just_before_a_kill_is_found_again_not_resubmitted(
     dying = BatchRounds(bulk, OpenAIBackend(config), _KilledAfterCreate(config), polling=FAST_POLL)
     with pytest.raises(KeyboardInterrupt):
         dying.run()
-    (record,) = BulkDir.open(bulk.path).manifest["batches"]
+    (record,) = BulkDir.open(bulk.path).manifest.batches
     assert record["batch_id"] is None and record["state"] == "submitting"
     assert _stats(server.url)["batches_created"] == 1
 
     _rounds(BulkDir.open(bulk.path), server.url).run()
     again = BulkDir.open(bulk.path)
-    assert again.manifest["batches"][0]["batch_id"] is not None  # found by its token
+    assert again.manifest.batches[0]["batch_id"] is not None  # found by its token
     assert _stats(server.url)["batches_created"] == 2  # round 1 once, then round 2
     assert [sorted(ks) for ks in _indices(again)] == [
         [1, 2, 3, 4, 5],
@@ -307,9 +307,9 @@ def test_llmock_speaks_the_same_protocol_and_its_prose_answers_are_retried_not_l
     status = bulk.run(bulk.entries[0]).status()
     assert status["status"] == "failed"
     assert "not usable" in status["error"] and "failed in 2 Batch API rounds" in status["error"]
-    rounds = bulk.manifest["batches"]
+    rounds = bulk.manifest.batches
     assert [(r["status"], r["ok"], r["failed"]) for r in rounds] == [("completed", 0, 2)] * 2
-    assert bulk.manifest["tries"] == {"row2-scene1": 2, "row2-scene2": 2}
+    assert bulk.manifest.tries == {"row2-scene1": 2, "row2-scene2": 2}
     uploads = [r for r in records if r.path.endswith("/files")]
     assert len(uploads) == 2  # one file a round, as llmock saw it
 

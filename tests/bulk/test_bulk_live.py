@@ -235,3 +235,27 @@ def test_over_http_every_script_shares_one_key_pool(tmp_path: Path, serve: Serve
     assert sum(server.state.requests_by_key.values()) == 25  # one call a scene, no retries
     summary = (bulk.path / "summary.csv").read_text(encoding="utf-8")
     assert all(key not in summary for key in keys)
+
+
+def test_a_manifest_from_an_older_version_reads_and_is_saved_back_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A folder written before a setting existed: the setting takes its one default, and a
+    save (as the Batch API does on every job) neither adds keys nor reorders them."""
+    bulk = _bulk(tmp_path, "idea,duration_s\nA fox,16\n")
+    older = json.loads((bulk.path / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("format", "max_in_flight", "attempts", "price_as", "batches"):
+        older.pop(key, None)
+    for row in older["rows"]:
+        del row["scenes"]  # rows of the first bulk version had no scene count
+    older["kept"] = {"by": "a later version"}  # unknown keys are carried along
+    text = json.dumps(older, indent=2)
+    (bulk.path / "manifest.json").write_text(text, encoding="utf-8")
+
+    again = BulkDir.open(bulk.path)
+    manifest = again.manifest
+    assert (manifest.format, manifest.max_in_flight, manifest.attempts) == ("json", 50, 4)
+    assert (manifest.price_as, manifest.via, manifest.batches) == ("gpt-4o-mini", "live", [])
+    assert [(e.row, e.scenes) for e in again.entries] == [(2, 0)]
+    again.save()
+    assert (bulk.path / "manifest.json").read_text(encoding="utf-8") == text

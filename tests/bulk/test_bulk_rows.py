@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storygen.bulk.rows import TEMPLATE, Defaults, parse_rows, read_rows
+from storygen.bulk.rows import TEMPLATE, Defaults, parse_rows, parse_upload, read_rows
 from storygen.core.errors import InvalidRequestError
 
 
@@ -153,3 +153,17 @@ def test_a_file_of_more_rows_than_allowed_is_refused_whole(
 def test_an_empty_file_says_so() -> None:
     with pytest.raises(InvalidRequestError, match="no rows"):
         parse_rows("", "csv")
+
+
+def test_an_upload_is_read_as_a_file_with_the_same_name_would_be(tmp_path: Path) -> None:
+    """The Bulk page hands its upload's bytes to the same parser as the CLI's file."""
+    data = b'{"idea": "A fox"}\n\n{"idea": "A hen", "strategy": "zigzag"}\n'
+    path = tmp_path / "ideas.NDJSON"
+    path.write_bytes(data)
+    uploaded, read = parse_upload(path.name, data), read_rows(path)
+    assert uploaded == read
+    assert [r.row for r in uploaded.valid] == [1] and [r.row for r in uploaded.rejected] == [3]
+    assert parse_upload("ideas.txt", b"idea\nA fox\n").valid[0].request.idea == "A fox"  # CSV
+    with pytest.raises(InvalidRequestError, match=r"^x\.csv: not UTF-8") as exc:
+        parse_upload("x.csv", "idea\ncafé\n".encode("latin-1"))
+    assert exc.value.field == "file"

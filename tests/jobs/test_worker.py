@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pickle
@@ -14,18 +15,22 @@ import pytest
 
 import storygen
 from storygen import InvalidRequestError, RunStore, ScriptRequest
-from storygen.backends.config import BackendConfig, check_backend
+from storygen.backends.config import BackendConfig
+from storygen.backends.factory import build_backend
+from storygen.backends.preflight import check_backend
+from storygen.core.secrets import mask
 from storygen.engine.events import Event, SceneFinished
+from storygen.jobs.bulk import BulkJob
+from storygen.jobs.child import ChildJob, spawn_entry
+from storygen.jobs.lane import Lane
 from storygen.jobs.worker import (
     Job,
-    Lane,
-    _spawn_child,
     _Task,
-    comparison_plan,
     start_comparison,
     start_generate,
     start_resume,
 )
+from storygen.runner.plan import comparison_plan
 from storygen.store import RunDir
 
 FAST = BackendConfig.build_config(kind="simulated", time_scale=0.002)
@@ -126,7 +131,7 @@ def test_cancel_keeps_every_finished_scene_and_resume_writes_only_the_rest(
         if isinstance(event, SceneFinished):
             written.append(event.scene.index)
 
-    script = storygen.resume(lane.run_dir, FAST.build(), subscribers=[record])
+    script = storygen.resume(lane.run_dir, build_backend(FAST), subscribers=[record])
     assert sorted(written) == sorted(set(range(1, 11)) - set(kept))
     assert [s.index for s in script.scenes] == list(range(1, 11))
     assert sorted(_checkpointed(lane.run_dir)) == list(range(1, 11))  # no scene twice
@@ -160,7 +165,7 @@ def test_cancel_ends_every_lane_of_a_comparison_as_a_resumable_run(
         assert lane.run_dir is not None and lane.run_dir.status()["status"] == "interrupted"
     first = job.lanes[0].run_dir
     assert first is not None
-    assert len(storygen.resume(first, FAST.build()).scenes) == 10
+    assert len(storygen.resume(first, build_backend(FAST)).scenes) == 10
 
 
 def test_the_child_answers_sigint_with_a_cancelled_lane_each_and_exits_cleanly(
@@ -173,7 +178,7 @@ def test_the_child_answers_sigint_with_a_cancelled_lane_each_and_exits_cleanly(
         _Task("generate", REQUEST, str(store.create(REQUEST, SLOW.settings()).path), SLOW)
         for _ in range(2)
     ]
-    child, events, errors = _spawn_child(pickle.dumps(tasks))
+    child, events, errors = spawn_entry(Job.entry, pickle.dumps(tasks))
     with events:
         assert pickle.load(events)[0] == "event"  # a run has started on the child's loop
         child.send_signal(signal.SIGINT)
@@ -237,9 +242,11 @@ def test_a_paid_comparison_estimates_sequential_instead_of_paying_for_it() -> No
 
 
 def test_a_key_echoed_in_an_error_is_masked() -> None:
-    lane = Lane("batched(5)", REQUEST, secrets=["sk-secret-123"])
-    lane.fail("401: invalid key sk-secret-123 for this project")
-    assert lane.error == "401: invalid key *** for this project"
+    key = "sk-secret-123"
+    lane = Lane("batched(5)", REQUEST, secrets=[key])
+    lane.fail(f"401: invalid key {key} for this project")
+    assert lane.error == f"401: invalid key {mask(key)} for this project"  # storygen's one mask
+    assert key not in lane.error
     assert lane.status == "failed"
 
 
@@ -286,9 +293,18 @@ def test_a_key_is_never_written_to_the_run_store(tmp_path: Path) -> None:
 def test_a_run_still_finishes_on_disk_when_the_app_stops_listening(tmp_path: Path) -> None:
     run_dir = RunStore(tmp_path).create(REQUEST, FAST.settings())
     task = _Task("generate", REQUEST, str(run_dir.path), FAST)
-    child, events, errors = _spawn_child(pickle.dumps([task]))
+    child, events, errors = spawn_entry(Job.entry, pickle.dumps([task]))
     events.close()  # the app went away (a restarted server, a closed tab's process)
     assert child.wait(30) == 0
     errors.close()
     info = run_dir.info()
     assert (info.status, info.scenes_done) == ("finished", 10)
+
+
+@pytest.mark.parametrize("job", [Job, BulkJob], ids=lambda job: job.__name__)
+def test_each_child_entry_point_names_an_importable_callable(job: type[ChildJob]) -> None:
+    """The child starts from a string ("module:function"): a move that breaks it would only
+    show when the app runs a job, so the string itself is checked here."""
+    module, _, function = job.entry.partition(":")
+    assert module and function, job.entry
+    assert callable(getattr(importlib.import_module(module), function))

@@ -22,7 +22,7 @@ from storygen import (
     TransientError,
     generate,
 )
-from storygen.cli.main import _summary
+from storygen.cli.runs import summary as _summary
 from storygen.core.models import HedgeSettings, SceneDraft
 from storygen.policies.hedging import (
     FACTOR,
@@ -349,7 +349,7 @@ def test_over_http_the_losing_request_is_really_closed() -> None:
     the server counts it, while the backup's answer is used."""
     from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.sim.server import RunningServer, SimServerConfig
+    from storygen.sim import RunningServer, SimServerConfig
 
     with RunningServer(SimServerConfig(time_scale=FAST, hang_rate=0.2)) as server:
         config = BackendConfig.build_config(
@@ -375,7 +375,7 @@ def test_a_run_whose_every_call_hangs_ends_with_a_clear_error() -> None:
     from storygen import RunFailedError
     from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
-    from storygen.sim.server import RunningServer, SimServerConfig
+    from storygen.sim import RunningServer, SimServerConfig
 
     with RunningServer(SimServerConfig(time_scale=1.0, hang_rate=1.0)) as server:
         config = BackendConfig.build_config(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storygen import ProgressTracker, ScriptRequest, SimulatedBackend, generate
-from storygen.runner.bench import ideal_of
+from storygen.scheduling.ideal import ideal_of
 from storygen.scheduling.scheduler import ideal_makespan
 from storygen.scheduling.strategies import Batched, OutlineFirst, Sequential, Windowed
 

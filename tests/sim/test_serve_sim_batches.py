@@ -35,7 +35,7 @@ from storygen.core.prompts import (
     outline_prompt,
     scene_prompt,
 )
-from storygen.sim.server import RunningServer, SimServerConfig
+from storygen.sim import RunningServer, SimServerConfig
 
 KEY = "sk-batch-0123456789abcdef"
 CHAT: Literal["/v1/chat/completions"] = "/v1/chat/completions"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from storygen import InvalidRequestError
-from storygen.analysis import frames
+from storygen.analysis import frames, tables
 from storygen.core.labels import config_label
 from storygen.jobs import worker
 from storygen.store import RunInfo
@@ -25,7 +25,7 @@ if not infos:
     st.stop()
 
 by_id: dict[str, RunInfo] = {i.run_id: i for i in infos}
-st.dataframe(frames.runs_frame(infos), hide_index=True, key="runs_table")
+st.dataframe(tables.runs_frame(infos), hide_index=True, key="runs_table")
 
 
 def _describe(run_id: str) -> str:

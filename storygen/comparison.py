@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from storygen.analysis import charts, frames, report
+from storygen.analysis import charts, frames, report, tables
 from storygen.backends.config import BackendConfig
 from storygen.backends.factory import build_backend
 from storygen.core.bounds import CONCURRENCY
@@ -77,12 +77,12 @@ class Comparison:
     @cached_property
     def scenes(self) -> pd.DataFrame:
         """What each configuration wrote, one row a scene (the script table with a config)."""
-        tables = [
-            frames.script_frame(s.scenes).assign(config=label) for label, s in self.scripts.items()
+        each = [
+            tables.script_frame(s.scenes).assign(config=label) for label, s in self.scripts.items()
         ]
-        if not tables:
-            return frames.script_frame([]).assign(config=pd.Series(dtype=str))
-        return pd.concat(tables, ignore_index=True)
+        if not each:
+            return tables.script_frame([]).assign(config=pd.Series(dtype=str))
+        return pd.concat(each, ignore_index=True)
 
     @cached_property
     def figures(self) -> dict[str, go.Figure]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen.analysis import charts, frames
+from storygen.analysis import charts, frames, tables
 from storygen.jobs.lane import Lane
 from storygen.jobs.worker import Job
 from ui.state import POLL_S
@@ -41,7 +41,7 @@ def lane_progress(lane: Lane, *, key: str) -> None:
     )
     st.caption("Scenes as they finish, the latest on top")
     st.dataframe(
-        frames.latest_first(scenes, timings)[LIVE_COLUMNS],
+        tables.latest_first(scenes, timings)[LIVE_COLUMNS],
         hide_index=True,
         height=280,
         key=f"{key}_live_scenes",

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import Scene, SceneTiming, Script, ScriptRequest
-from storygen.analysis import charts, frames, report
+from storygen.analysis import charts, frames, report, tables
 from storygen.core import export
 from storygen.core.labels import Baseline, labels_for, request_label
 
@@ -98,7 +98,7 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     cols[4].metric("Cost", "n/a" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}")
     table, screenplay, timeline = st.tabs(["Table", "Screenplay", "Timeline"])
     with table:
-        st.dataframe(frames.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
+        st.dataframe(tables.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
     with screenplay, st.container(height=520):
         st.markdown(export.to_markdown(script))
     with timeline:
@@ -121,7 +121,7 @@ def partial_view(
     st.markdown(f"**{len(scenes)} of {request.scene_count} scenes kept**")
     table, timeline = st.tabs(["Finished scenes", "Timeline"])
     with table:
-        st.dataframe(frames.script_frame(scenes), hide_index=True, key=f"{key}_partial")
+        st.dataframe(tables.script_frame(scenes), hide_index=True, key=f"{key}_partial")
     with timeline:
         frame = frames.scene_frame(timings, label, request.strategy)
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_ptimeline")

@@ -8,16 +8,14 @@ from storygen.analysis.frames import (
     batch_frame,
     concurrency_frame,
     display_summary,
-    latest_first,
     measured_baseline,
     results_json,
-    runs_frame,
     scene_frame,
     scenes_of,
-    script_frame,
     sequential_estimate,
     summary_frame,
 )
+from storygen.analysis.tables import latest_first, runs_frame, script_frame
 
 __all__ = [
     "batch_frame",

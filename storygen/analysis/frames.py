@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 import pandas as pd
 
-from storygen.core.labels import Baseline, config_label, labels_for
-from storygen.core.models import Scene, SceneTiming, Script
+from storygen.core.labels import Baseline, labels_for
+from storygen.core.models import SceneTiming, Script
 from storygen.core.pricing import estimate_cost, is_simulated
 from storygen.scheduling.ideal import ideal_of, mean_lag
-from storygen.store import RunInfo
 
 SCENE_COLUMNS = (
     "config",
@@ -333,70 +331,4 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
             # what an adaptive run settled on; a fixed run's own size
             "Final concurrency": summary["final_concurrency"],
         }
-    )
-
-
-def script_frame(scenes: Sequence[Scene]) -> pd.DataFrame:
-    """The script as a table, one row a scene, lists joined readably (as in the CSV export)."""
-    return pd.DataFrame(
-        [
-            {
-                "scene": s.index,
-                "duration_s": s.duration_s,
-                "title": s.title,
-                "location": s.location,
-                "characters": ", ".join(s.characters),
-                "camera": s.camera,
-                "narration": s.narration,
-                "dialogues": "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
-                "visual_prompt": s.visual_prompt,
-            }
-            for s in sorted(scenes, key=lambda s: s.index)
-        ],
-        columns=[
-            "scene",
-            "duration_s",
-            "title",
-            "location",
-            "characters",
-            "camera",
-            "narration",
-            "dialogues",
-            "visual_prompt",
-        ],
-    )
-
-
-def latest_first(scenes: Sequence[Scene], timings: Sequence[SceneTiming]) -> pd.DataFrame:
-    """The script table with the most recently finished scene on top, for a live view."""
-    finished = {t.index: t.end_s for t in timings}
-    table = script_frame(scenes)
-    order = table["scene"].map(lambda k: finished.get(k, -1.0))
-    return table.iloc[order.argsort()[::-1]].reset_index(drop=True)
-
-
-def _when(created: str) -> str:
-    try:
-        return datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return created
-
-
-def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
-    """The run store's history, newest first as the store lists it."""
-    return pd.DataFrame(
-        [
-            {
-                "run": i.run_id,
-                "date": _when(i.created),
-                "idea": i.idea if len(i.idea) <= 60 else i.idea[:59] + "…",
-                "strategy": config_label(i.strategy, i.concurrency),
-                "scenes": f"{i.scenes_done}/{i.scenes_total}",
-                "status": i.status,
-                # a failed or interrupted run shows its time until it stopped
-                "wall time (s)": "—" if i.wall_time_s is None else f"{i.wall_time_s:.3f}",
-            }
-            for i in infos
-        ],
-        columns=["run", "date", "idea", "strategy", "scenes", "status", "wall time (s)"],
     )

@@ -34,6 +34,7 @@ from storygen.core.errors import MalformedOutputError, StoryGenError
 from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming
 from storygen.core.planning import assemble_script, scene_durations
 from storygen.core.prompts import estimate_tokens
+from storygen.core.tasks import Generation
 from storygen.store import RunDir
 
 log = logging.getLogger("storygen")
@@ -57,6 +58,52 @@ class RoundReport:
     calls: int
     ok: int
     failed: int
+
+
+def take_line(raw: str, answers: dict[str, tuple[dict[str, Any] | None, str]]) -> None:
+    """One line of an output or error file into ``answers``: the body, or why it failed."""
+    try:
+        line = json.loads(raw)
+        cid = str(line["custom_id"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("a Batch API line that is not JSON with a custom_id was skipped")
+        return
+    response = line.get("response") or {}
+    error = line.get("error")
+    if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
+        answers[cid] = (response["body"], "")
+        return
+    detail = (error or {}).get("message") or (response.get("body") or {}).get("error")
+    code = (error or {}).get("code") or response.get("status_code")
+    answers[cid] = (None, f"the line failed ({code}: {detail})"[:300])
+
+
+def scene_timing(
+    state: ScriptState,
+    index: int,
+    record: dict[str, Any],
+    at: float,
+    tries: int,
+    draft: Generation[SceneDraft],
+    body: dict[str, Any],
+) -> SceneTiming:
+    """A Batch API scene's timing: its round is its group, the job's life its call."""
+    start = float(record["submitted_at"])
+    upto = context_upto(state.request, index)
+    return SceneTiming(
+        index=index,
+        group=int(record["round"]),
+        start_s=start,
+        end_s=at,
+        attempts=1 + tries,
+        context_lag=index - 1 - upto,
+        context_size=min(upto, state.request.context_scenes),
+        had_outline=state.outline is not None,
+        prompt_tokens=draft.prompt_tokens or estimate_tokens(json.dumps(body)),
+        completion_tokens=draft.completion_tokens,
+        service_s=at - start,
+        call_start_s=start,
+    )
 
 
 class BatchRounds:
@@ -166,7 +213,7 @@ class BatchRounds:
             if file_id:
                 for raw in self.client.content(file_id).splitlines():
                     if raw.strip():
-                        self._take(raw, answers)
+                        take_line(raw, answers)
         ok = 0
         read_at = time.time() - self.zero
         states: dict[int, ScriptState] = {}  # read from disk once per job, then kept current
@@ -194,23 +241,6 @@ class BatchRounds:
             )
             self.on_round(report)
 
-    @staticmethod
-    def _take(raw: str, answers: dict[str, tuple[dict[str, Any] | None, str]]) -> None:
-        try:
-            line = json.loads(raw)
-            cid = str(line["custom_id"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("a Batch API line that is not JSON with a custom_id was skipped")
-            return
-        response = line.get("response") or {}
-        error = line.get("error")
-        if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
-            answers[cid] = (response["body"], "")
-            return
-        detail = (error or {}).get("message") or (response.get("body") or {}).get("error")
-        code = (error or {}).get("code") or response.get("status_code")
-        answers[cid] = (None, f"the line failed ({code}: {detail})"[:300])
-
     def _accept(
         self, cid: str, body: dict[str, Any], record: dict[str, Any], at: float, state: ScriptState
     ) -> None:
@@ -236,22 +266,8 @@ class BatchRounds:
         draft = self.backend.read_answer("scene", SceneDraft, completion, limit, 0)
         durations = scene_durations(state.request.duration_s, state.request.seconds_per_scene)
         scene = Scene.from_draft(draft.value, index, durations[index - 1])
-        start = float(record["submitted_at"])
-        upto = context_upto(state.request, index)
-        timing = SceneTiming(
-            index=index,
-            group=int(record["round"]),
-            start_s=start,
-            end_s=at,
-            attempts=1 + int(self.bulk.manifest.tries.get(cid, 0)),
-            context_lag=index - 1 - upto,
-            context_size=min(upto, state.request.context_scenes),
-            had_outline=state.outline is not None,
-            prompt_tokens=draft.prompt_tokens or estimate_tokens(json.dumps(body)),
-            completion_tokens=draft.completion_tokens,
-            service_s=at - start,
-            call_start_s=start,
-        )
+        tries = int(self.bulk.manifest.tries.get(cid, 0))
+        timing = scene_timing(state, index, record, at, tries, draft, body)
         run.append(scene, timing)
         state.scenes[index] = scene
 

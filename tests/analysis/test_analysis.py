@@ -14,15 +14,13 @@ from storygen import RunFailedError, RunStore, Script, ScriptRequest, SimulatedB
 from storygen.analysis.frames import (
     batch_frame,
     display_summary,
-    latest_first,
     measured_baseline,
-    runs_frame,
     scene_frame,
     scenes_of,
-    script_frame,
     sequential_estimate,
     summary_frame,
 )
+from storygen.analysis.tables import latest_first, runs_frame, script_frame
 from storygen.core.labels import labels_for
 from storygen.core.pricing import estimate_cost
 from storygen.scheduling.ideal import ideal_of, mean_lag

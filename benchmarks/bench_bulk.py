@@ -27,7 +27,7 @@ from typing import Any
 
 from benchmarks import OUT
 from storygen import SimulatedBackend
-from storygen.backends.batch_client import BatchClient
+from storygen.backends.batch_api_client import BatchClient
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.bulk.batch_api import BatchRounds, Polling

@@ -20,16 +20,16 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from storygen.backends.batch_client import TERMINAL, BatchClient
+from storygen.backends.batch_api_client import TERMINAL, BatchClient
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.bulk.folder import BulkDir, Entry
-from storygen.bulk.rounds import (
+from storygen.bulk.batch_api_plan import (
     Planned,
     ScriptState,
     context_upto,
     parse_custom_id,
     plan_round,
 )
+from storygen.bulk.folder import BulkDir, Entry
 from storygen.core.errors import MalformedOutputError, StoryGenError
 from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming
 from storygen.core.planning import assemble_script, scene_durations

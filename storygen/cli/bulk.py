@@ -9,9 +9,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from storygen.backends.factory import build_backend
+from storygen.bulk.batch_api_plan import check_batchable
 from storygen.bulk.folder import MANIFEST, BulkDir
 from storygen.bulk.live import BulkProgress, BulkResult, pending, run_bulk
-from storygen.bulk.rounds import check_batchable
 from storygen.bulk.rows import Defaults, Rejected, Rows, read_rows
 from storygen.cli.flags import Usage, backend_config, hedge_settings
 from storygen.core.bounds import IN_FLIGHT
@@ -68,7 +68,7 @@ def _batchable(rows: Rows) -> Rows:
 
 def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) -> int:
     # The Batch API needs the openai SDK; a live bulk run on the simulated backend does not.
-    from storygen.backends.batch_client import BatchClient
+    from storygen.backends.batch_api_client import BatchClient
     from storygen.backends.openai_compat import OpenAIBackend
     from storygen.bulk.batch_api import Polling, RoundReport, forgive, run_via_batch_api
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from storygen.sim.auth import authorize
-from storygen.sim.batch_routes import batch_router
+from storygen.sim.batch_api_routes import batch_router
 from storygen.sim.chat_routes import chat_router
 from storygen.sim.config import SimServerConfig
 from storygen.sim.state import SimServerState

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from storygen.sim.auth import authorize
-from storygen.sim.batch_input import ENDPOINT, read_input_file
-from storygen.sim.batch_store import WINDOW, BatchStore, StoredBatch, StoredFile
+from storygen.sim.batch_api_input import ENDPOINT, read_input_file
+from storygen.sim.batch_api_store import WINDOW, BatchStore, StoredBatch, StoredFile
 from storygen.sim.config import SimServerConfig
 from storygen.sim.errors import refusal
 from storygen.sim.state import SimServerState
@@ -142,7 +142,7 @@ class _BatchRoutes:
         batch = self.store.add_batch(file, asked.get("metadata"), requests, errors)
         self.state.batches_created += 1
         self.state.batch_lines += len(batch.lines)
-        return self.store.view(batch)
+        return self.store.view_at_creation(batch)
 
     async def retrieve(self, batch_id: str, request: Request) -> Any:
         self.state.batch_polls += 1

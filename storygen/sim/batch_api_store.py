@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from storygen.sim.batch_input import ENDPOINT
+from storygen.sim.batch_api_input import ENDPOINT
 from storygen.sim.chat import answer_chat
 from storygen.sim.config import SimServerConfig
 
@@ -256,6 +256,12 @@ class BatchStore:
             status, out = answer_chat(config, body, answer_id, int(created + done_s), fault)
             lines.append(BatchLine(custom_id, done_s, status, out))
         return lines
+
+    def view_at_creation(self, batch: StoredBatch) -> dict[str, Any]:
+        """The batch as its create call answers it: "validating", as OpenAI's always is. Read
+        at the moment it was created, not when its lines are drawn: drawing takes time (a
+        garbage collection can take longer than a short delay's validating phase)."""
+        return batch.as_object(batch.created)
 
     def view(self, batch: StoredBatch) -> dict[str, Any]:
         """The batch as a GET sees it now; once it is over, its files are written first."""

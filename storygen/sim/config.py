@@ -48,7 +48,7 @@ class SimServerConfig:
     # "length:<N>" (cut off with finish_reason "length" unless max_tokens >= N),
     # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>"
     script: dict[str, list[str]] = field(default_factory=dict)
-    # The Batch API (storygen/sim/batch_routes.py). A batch is done batch_delay_s real
+    # The Batch API (storygen/sim/batch_api_routes.py). A batch is done batch_delay_s real
     # seconds after it was created: not scaled by time_scale, since a real batch's delay
     # has nothing to do with a call's latency. Of its lines, a share is answered with a 500
     # (batch_fail_rate) and a share is never run (batch_expire_rate: the window ends, the

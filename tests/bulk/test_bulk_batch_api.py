@@ -17,18 +17,18 @@ from typing import Any
 import pytest
 from conftest import Serve
 
-from storygen.backends.batch_client import BatchClient
+from storygen.backends.batch_api_client import BatchClient
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.bulk.batch_api import BatchRounds, Polling
-from storygen.bulk.folder import BulkDir
-from storygen.bulk.rounds import (
+from storygen.bulk.batch_api_plan import (
     ScriptState,
     check_batchable,
     custom_id,
     parse_custom_id,
     plan_round,
 )
+from storygen.bulk.folder import BulkDir
 from storygen.bulk.rows import parse_rows
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import AdaptiveSettings, Outline, Scene, ScriptRequest

@@ -8,7 +8,7 @@ import json
 import storygen.sim
 from storygen.core.secrets import mask
 from storygen.sim import SimRequest, SimServerConfig, SimServerState, create_app
-from storygen.sim.batch_input import MAX_LINES, read_input_file
+from storygen.sim.batch_api_input import MAX_LINES, read_input_file
 
 ROUTES = {
     ("GET", "/sim/stats"),

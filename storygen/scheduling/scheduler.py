@@ -27,10 +27,10 @@ class Scheduler:
         self.cap = cap  # an adaptive run's current limit on calls in flight
         self.total = total
         self.progress = Progress()
-        self._done = bytearray(total + 2)
+        self._done = bytearray(total + 1)  # index k for scene k; 0 unused
         self._predone = sorted(set(done))
         for k in self._predone:
-            self._done[k] = 1
+            self._done[k] = True
         self.done_count = len(self._predone)
         self._next = 1
         self._skip_done()
@@ -87,7 +87,7 @@ class Scheduler:
         return self.strategy.context_upto(k, self.progress)
 
     def finish(self, k: int) -> None:
-        self._done[k] = 1
+        self._done[k] = True
         self.done_count += 1
         self.progress.in_flight -= 1
         self._advance_prefix()

@@ -137,3 +137,12 @@ def test_an_adaptive_cap_limits_the_calls_in_flight_below_the_window() -> None:
     limit[0] = 1
     sched.finish(1)
     assert sched.startable() == []  # three still in flight, over the new cap
+
+
+def test_a_new_scheduler_is_not_stopped_and_a_full_run_reads_no_scene_past_the_last() -> None:
+    sched = Scheduler(Sequential(), 3)
+    assert sched.stopped is False
+    for k in range(1, 4):
+        assert sched.startable() == [k]
+        sched.finish(k)
+    assert sched.finished and sched.progress.prefix == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storygen import ScriptRequest
-from storygen.scheduling.strategies import AdaptiveBatched, strategy_for
+from storygen.scheduling.strategies import AdaptiveBatched, Progress, strategy_for
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,25 @@ def test_the_windowed_lag_allowance_is_the_request_s_own() -> None:
         idea="A map", duration_s=80, strategy="windowed", concurrency=3, lag_allowance=2
     )
     assert strategy_for(request).lag_allowance == 2
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "batched", "windowed", "outline"])
+def test_a_groups_members_are_exactly_the_scenes_in_that_group(strategy: str) -> None:
+    # The engine counts a group's scenes left from members(): one too many and its
+    # BatchFinished never comes, one too few and it comes early.
+    request = ScriptRequest(idea="A map", duration_s=80, strategy=strategy, concurrency=3)  # type: ignore[arg-type]
+    rule = strategy_for(request)
+    total = request.scene_count
+    for group in sorted({rule.group(k) for k in range(1, total + 1)}):
+        expected = [k for k in range(1, total + 1) if rule.group(k) == group]
+        assert [k for k in rule.members(group) if k <= total] == expected
+
+
+def test_an_adaptive_batch_holds_only_its_own_scenes() -> None:
+    sizes = iter([2, 3, 1, 4, 4, 4])
+    request = ScriptRequest(idea="A map", duration_s=80, strategy="batched", concurrency=4)
+    rule = strategy_for(request, size=lambda: next(sizes))
+    assert isinstance(rule, AdaptiveBatched)
+    for start in (3, 6, 7):  # each batch opens once the one before it is done
+        assert rule.may_start(start, Progress(prefix=start - 1))
+    assert [list(rule.members(g)) for g in (1, 2, 3, 4)] == [[1, 2], [3, 4, 5], [6], [7, 8, 9, 10]]

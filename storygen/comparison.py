@@ -135,14 +135,18 @@ class Comparison:
         return "\n".join(parts)
 
 
-def _base_request(idea: str | ScriptRequest, duration_s: float) -> ScriptRequest:
+def _base_request(
+    idea: str | ScriptRequest, duration_s: float, bible: bool | None = None
+) -> ScriptRequest:
+    """The request every lane shares; ``bible``, when given, overrides the request's own."""
+    chosen = {} if bible is None else {"bible": bible}
     if isinstance(idea, ScriptRequest):
-        return idea
+        return ScriptRequest.build(**{**idea.model_dump(), **chosen}) if chosen else idea
     if not isinstance(idea, str):
         raise InvalidRequestError(
             f"idea must be a string or a ScriptRequest (got {type(idea).__name__})", "idea"
         )
-    return ScriptRequest.build(idea=idea, duration_s=duration_s)
+    return ScriptRequest.build(idea=idea, duration_s=duration_s, **chosen)
 
 
 def _backend_config(backend: BackendConfig | None, time_scale: float | None) -> BackendConfig:
@@ -218,14 +222,16 @@ def compare(
     time_scale: float | None = None,
     measure_sequential: bool | None = None,
     progress: bool = True,
+    bible: bool | None = None,
 ) -> Comparison:
     """Write ``idea`` sequentially and under every configuration, all at once.
 
     ``backend`` defaults to the simulated LLM (``time_scale`` 1 is real speed; 0.0125 makes
     a call last 0.1 s). On a paid API the sequential run is estimated from measured call
-    times unless ``measure_sequential``. Lanes that fail are listed in ``.failures``.
+    times unless ``measure_sequential``. ``bible`` gives every lane a story bible call (or
+    none), whatever the request says. Lanes that fail are listed in ``.failures``.
     """
-    base = _base_request(idea, duration_s)
+    base = _base_request(idea, duration_s, bible)
     config = _backend_config(backend, time_scale)
     measured = measures_sequential(config, measure_sequential)
     requests = plan_requests(base, comparison_plan(batch_sizes, windows, outline_windows), measured)

@@ -1,8 +1,9 @@
 """Run directories: a scene is on disk the moment it is written, so nothing is lost.
 
 Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
-outline.json, checkpoint.jsonl (one finished scene a line, flushed at once),
-timeline.json and script.json (both written atomically at the end).
+outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (one finished
+scene a line, flushed at once), timeline.json and script.json (both written atomically at
+the end).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import IO, Any
 from pydantic import TypeAdapter
 
 from storygen.core.errors import InvalidRequestError, RunLockedError, StoreError
-from storygen.core.models import Outline, Scene, SceneTiming, Script, ScriptRequest
+from storygen.core.models import Bible, Outline, Scene, SceneTiming, Script, ScriptRequest
 from storygen.core.secrets import without_secrets
 
 _TIMELINE = TypeAdapter(list[SceneTiming])  # pydantic's serializer: fast for many runs at once
@@ -139,6 +140,13 @@ class RunDir:
     def load_outline(self) -> Outline | None:
         p = self.path / "outline.json"
         return Outline.model_validate_json(p.read_text("utf-8")) if p.exists() else None
+
+    def save_bible(self, bible: Bible) -> None:
+        self._write("bible.json", bible.model_dump_json(indent=2))
+
+    def load_bible(self) -> Bible | None:
+        p = self.path / "bible.json"
+        return Bible.model_validate_json(p.read_text("utf-8")) if p.exists() else None
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         """One line a scene, flushed to the OS at once: a killed process loses nothing.

@@ -38,7 +38,8 @@ class RequestForm:
 
 
 def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
-    """Idea, style, language, duration (and strategy with its size when ``scheduling``)."""
+    """Idea, style, language, duration (and strategy with its size when ``scheduling``),
+    the seed and the story bible switch."""
     slots: dict[str, DeltaGenerator] = {}
     values: dict[str, Any] = {}
     # a page switch must not wipe what was typed
@@ -98,4 +99,15 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
             **keep,
         )
         slots["seed"] = st.empty()
+        values["bible"] = st.checkbox(
+            "Story bible",
+            value=ScriptRequest.model_fields["bible"].default,
+            key=f"{prefix}_bible",
+            help="One short call before any scene fixes the cast (names, roles, looks), the "
+            "setting and the key objects. Every scene prompt quotes it, and each scene's "
+            "visual prompt restates the look of everyone in it. It costs one call's latency "
+            "up front. Outline runs need no extra call: their outline is the bible.",
+            **keep,
+        )
+        slots["bible"] = st.empty()
     return RequestForm(values, slots)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from storygen.backends.config import BackendConfig, openai_config_from_env
 from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, SHARE
-from storygen.core.models import HedgeSettings
+from storygen.core.models import HedgeSettings, ScriptRequest
 from storygen.core.tasks import Backend
 
 
@@ -236,6 +236,24 @@ def hedge_settings(args: argparse.Namespace) -> HedgeSettings | None:
         err = exc.errors()[0]
         flag = "--hedge-after" if err["loc"][0] == "after_s" else "--hedge-budget"
         raise Usage(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def add_bible_flags(p: argparse.ArgumentParser) -> None:
+    """``--bible/--no-bible``; not given, the request's own default holds (one place)."""
+    on = ScriptRequest.model_fields["bible"].default
+    p.add_argument(
+        "--bible",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one story bible call before any scene fixes the cast, their looks, the setting "
+        "and the key objects, and every scene prompt quotes it; an outline run's outline is "
+        f"its bible (default: {'--bible' if on else '--no-bible'})",
+    )
+
+
+def bible_choice(args: argparse.Namespace) -> dict[str, bool]:
+    """The request field ``--bible/--no-bible`` sets, if either was given."""
+    return {} if args.bible is None else {"bible": args.bible}
 
 
 def add_hedge_flags(p: argparse.ArgumentParser) -> None:

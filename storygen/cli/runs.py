@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from storygen.backends.factory import build_backend
-from storygen.cli.flags import backend_config, concurrency_value, fail_scenes_of, hedge_settings
+from storygen.cli.flags import (
+    backend_config,
+    bible_choice,
+    concurrency_value,
+    fail_scenes_of,
+    hedge_settings,
+)
 from storygen.core import export
 from storygen.core.models import AdaptiveSettings, Script, ScriptRequest
 from storygen.core.pricing import cost_line, current_prices
@@ -83,6 +89,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         hedge=hedge_settings(args),
         adaptive=AdaptiveSettings() if args.concurrency == "adaptive" else None,
+        **bible_choice(args),
     )
     if fail := fail_scenes_of(args, request.scene_count):
         backend = build_backend(config, fail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storygen.core.models import Outline, Scene, SceneTiming
+from storygen.core.models import Bible, Outline, Scene, SceneTiming
 from storygen.store import RunDir
 
 
@@ -14,10 +14,15 @@ class Prior:
 
     scenes: dict[int, tuple[Scene, SceneTiming]] = field(default_factory=dict)
     outline: Outline | None = None
+    bible: Bible | None = None
 
     @classmethod
     def from_run(cls, run_dir: RunDir) -> Prior:
-        return cls(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+        return cls(
+            scenes=run_dir.load_checkpoint(),
+            outline=run_dir.load_outline(),
+            bible=run_dir.load_bible(),
+        )
 
     @classmethod
     def for_resume(cls, run_dir: RunDir) -> Prior:

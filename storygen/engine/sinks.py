@@ -9,7 +9,7 @@ import logging
 from typing import Protocol
 
 from storygen.core.errors import StoreError
-from storygen.core.models import Outline, Scene, SceneTiming, Script
+from storygen.core.models import Bible, Outline, Scene, SceneTiming, Script
 from storygen.store import RunDir
 
 log = logging.getLogger("storygen")
@@ -25,6 +25,8 @@ class Sink(Protocol):
     def writer(self) -> contextlib.AbstractContextManager[None]: ...
 
     def save_outline(self, outline: Outline) -> None: ...
+
+    def save_bible(self, bible: Bible) -> None: ...
 
     def append(self, scene: Scene, timing: SceneTiming) -> None: ...
 
@@ -45,6 +47,9 @@ class NullSink:
         return contextlib.nullcontext()
 
     def save_outline(self, outline: Outline) -> None:
+        pass
+
+    def save_bible(self, bible: Bible) -> None:
         pass
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
@@ -79,6 +84,9 @@ class RunDirSink:
 
     def save_outline(self, outline: Outline) -> None:
         self.run_dir.save_outline(outline)
+
+    def save_bible(self, bible: Bible) -> None:
+        self.run_dir.save_bible(bible)
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         self.run_dir.append(scene, timing)

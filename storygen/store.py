@@ -2,7 +2,8 @@
 
 Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
 outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (one finished
-scene a line, flushed at once), timeline.json and script.json (both written atomically at
+scene a line, flushed at once; then one line a repair call, whose scene replaces the first:
+the last line for an index wins), timeline.json and script.json (both written atomically at
 the end).
 """
 
@@ -180,12 +181,14 @@ class RunDir:
                 os.fsync(self._checkpoint.fileno())
             self._discard()
 
-    def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
-        """Finished scenes by index; a line cut short by a kill is skipped, repeats collapse."""
-        out: dict[int, tuple[Scene, SceneTiming]] = {}
+    def load_lines(self) -> list[tuple[Scene, SceneTiming]]:
+        """Every whole line of the checkpoint, in the order written: each scene as first
+        written, then the repair pass's rows (``timing.repair``). A line cut short by a kill
+        is skipped."""
+        lines: list[tuple[Scene, SceneTiming]] = []
         p = self.path / "checkpoint.jsonl"
         if not p.exists():
-            return out
+            return lines
         for line in p.read_text(encoding="utf-8").splitlines():
             try:
                 data = json.loads(line)
@@ -193,8 +196,13 @@ class RunDir:
                 timing = SceneTiming.model_validate(data["timing"])
             except (ValueError, KeyError, TypeError):
                 continue
-            out.setdefault(scene.index, (scene, timing))
-        return out
+            lines.append((scene, timing))
+        return lines
+
+    def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
+        """Finished scenes by index, the last line for an index winning: a repair row holds
+        the scene the run keeps, so a repaired scene replaces the one first written."""
+        return {scene.index: (scene, timing) for scene, timing in self.load_lines()}
 
     def write_script(self, script: Script) -> None:
         self._write("timeline.json", _TIMELINE.dump_json(script.meta.timeline).decode())
@@ -212,6 +220,7 @@ class RunDir:
             wall_time_s=script.meta.wall_time_s,
             prompt_tokens=script.meta.prompt_tokens,
             completion_tokens=script.meta.completion_tokens,
+            findings=len(script.findings),  # a bulk summary reads this, not the script
         )
 
     def finished_script(self) -> Script | None:
@@ -225,7 +234,7 @@ class RunDir:
     def info(self) -> RunInfo:
         request, status = self.request(), self.status()
         done = status.get("scenes_done")
-        if done is None or status.get("status") == "running":
+        if done is None or status.get("status") in ("running", "repairing"):
             done = len(self.load_checkpoint())
         return RunInfo(
             run_id=self.run_id,

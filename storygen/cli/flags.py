@@ -272,3 +272,45 @@ def add_hedge_flags(p: argparse.ArgumentParser) -> None:
         default=0.05,
         help="backups as a share of all calls, at most",
     )
+
+
+def add_repair_flags(p: argparse.ArgumentParser) -> None:
+    """``--repair/--no-repair`` and ``--repair-budget``; not given, the request's defaults."""
+    on = ScriptRequest.model_fields["repair"].default
+    share = ScriptRequest.model_fields["repair_budget"].default
+    g = p.add_argument_group("repair (write the scenes the continuity check flags again)")
+    g.add_argument(
+        "--repair",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="once every scene is written, check the script and write each flagged scene "
+        "again, told its neighbours and what was wrong; it is kept only when the script "
+        f"then has fewer findings (default: {'--repair' if on else '--no-repair'})",
+    )
+    g.add_argument(
+        "--repair-budget",
+        default=None,
+        metavar="SHARE",
+        help=f"extra calls as a share of the scenes, above 0 and at most 1; at least one "
+        f"call (default: {share:g})",
+    )
+
+
+def repair_choice(args: argparse.Namespace) -> dict[str, bool | float]:
+    """The request fields ``--repair/--no-repair`` and ``--repair-budget`` set, if given."""
+    chosen: dict[str, bool | float] = {} if args.repair is None else {"repair": args.repair}
+    if args.repair_budget is None:
+        return chosen
+    bad = Usage(
+        "--repair-budget takes a share of the scenes above 0 and at most 1, e.g. 0.1 "
+        f"(got {args.repair_budget!r})"
+    )
+    try:
+        share = float(args.repair_budget)
+    except ValueError:
+        raise bad from None
+    if not 0 < share <= 1:  # NaN fails this too
+        raise bad
+    if not chosen.get("repair", ScriptRequest.model_fields["repair"].default):
+        raise Usage("--repair-budget applies only with --repair")
+    return {**chosen, "repair_budget": share}

@@ -17,6 +17,7 @@ from storygen.cli.flags import (
     add_bible_flags,
     add_hedge_flags,
     add_price_as,
+    add_repair_flags,
     add_sim_server_flags,
 )
 from storygen.core import export
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_hedge_flags(gen)
     add_bible_flags(gen)
+    add_repair_flags(gen)
     gen.add_argument(
         "--lag-allowance",
         type=int,

@@ -262,6 +262,7 @@ class SceneTiming(BaseModel):
     call_start_s: float | None = Field(
         default=None, description="when the answered call was sent, after any wait for room"
     )
+    repair: bool = Field(default=False, description="a repair pass call, in a group of its own")
 
 
 class RunMeta(BaseModel):
@@ -287,6 +288,8 @@ class RunMeta(BaseModel):
     findings_before: dict[str, int] | None = Field(
         default=None, description="findings by kind before the repair pass; none: no repair"
     )
+    flagged_scenes: int = Field(default=0, description="scenes a repair call could fix, before")
+    repaired_scenes: int = Field(default=0, description="scenes a repair call replaced")
     timeline: list[SceneTiming] = Field(default_factory=list)
     concurrency_trace: list[tuple[float, int]] = Field(
         default_factory=list, description="adaptive runs: (seconds, calls allowed) per change"

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from storygen.core.continuity import counts
 from storygen.core.errors import (
     PermanentError,
     RunFailedError,
@@ -38,6 +39,7 @@ from storygen.engine.events import (
 )
 from storygen.engine.plan_calls import PlanCalls
 from storygen.engine.prior import Prior
+from storygen.engine.repair import RepairPass
 from storygen.engine.scenes import Groups, SceneCalls, scene_timing
 from storygen.engine.sinks import Sink, sink_for
 from storygen.policies.budget import Budget
@@ -84,8 +86,11 @@ class _Run:
         self.bible = prior.bible
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
         # A resumed run's new timings follow the earlier ones on the chart.
-        self.offset = max((t.end_s for _, t in prior.scenes.values()), default=0.0)
+        earlier = [t for _, t in [*prior.scenes.values(), *prior.repairs]]
+        self.offset = max((t.end_s for t in earlier), default=0.0)
         self.timings: dict[int, SceneTiming] = {k: t for k, (_, t) in prior.scenes.items()}
+        self.repaired = prior.repairs  # the repair pass's calls already made
+        self.repair_rows: list[SceneTiming] = []
         # batched sizes each batch from the limit; the others cap the calls in flight by it
         cap = self.limit.size if self.strategy.caps_in_flight else None
         self.sched = Scheduler(self.strategy, self.total, done=self.scenes, cap=cap)
@@ -125,6 +130,8 @@ class _Run:
         try:
             if await self._ensure_plan():
                 await self._write_scenes()
+            if self.failure is None and self.request.repair:
+                await self._repair()
             if self.failure is None:
                 return await self._finish()
         except Exception as exc:  # a bug, or the store failing at the very end
@@ -149,7 +156,7 @@ class _Run:
             self.failure = (where, index, exc)
         self.wake.set()
 
-    def _mark(self, status: str, error: str) -> None:
+    def _mark(self, status: str, error: str | None) -> None:
         until_now = self.now() - self.offset  # the time until it stopped
         self.sink.mark(status, error, len(self.scenes), until_now)
 
@@ -234,9 +241,34 @@ class _Run:
         if batch is not None:
             self.emit(batch)
 
+    async def _repair(self) -> None:
+        """The repair pass (``engine.repair``), once every scene is written: the status
+        says so, and a resumed run whose scenes are all done goes straight to it."""
+        self._mark("repairing", None)
+        written = {k: (self.scenes[k], self.timings[k]) for k in self.scenes}
+        repair = RepairPass(
+            self.request,
+            written,
+            (self.outline, self.bible),
+            self.calls,
+            self.sink.append,
+            self.strategy.concurrency,
+            self.repaired,
+        )
+        failed = await repair.run()
+        self.scenes.update(repair.kept)
+        self.repair_rows = repair.rows
+        self.meta.findings_before = counts(repair.plan.before)
+        self.meta.flagged_scenes = repair.plan.flagged
+        self.meta.repair_calls = len(repair.rows)
+        self.meta.repaired_scenes = repair.repaired
+        if failed is not None:
+            k, exc = failed
+            self._fail(None, exc, f"the repair of scene {k}")
+
     async def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset
-        self.meta.timeline = [self.timings[k] for k in sorted(self.timings)]
+        self.meta.timeline = [self.timings[k] for k in sorted(self.timings)] + self.repair_rows
         self.meta.concurrency_trace = self.limit.trace()
         scenes = [self.scenes[k] for k in range(1, self.total + 1)]
         script = assemble_script(self.request, self.outline, scenes, self.meta, self.bible)

@@ -30,7 +30,9 @@ class Sink(Protocol):
 
     def append(self, scene: Scene, timing: SceneTiming) -> None: ...
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None: ...
+    def mark(
+        self, status: str, error: str | None, scenes_done: int, wall_time_s: float
+    ) -> None: ...
 
     async def finish(self, script: Script) -> None: ...
 
@@ -55,7 +57,7 @@ class NullSink:
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         pass
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None:
+    def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
         pass
 
     async def finish(self, script: Script) -> None:
@@ -91,7 +93,7 @@ class RunDirSink:
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         self.run_dir.append(scene, timing)
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None:
+    def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
         """Status on disk where that is still possible: a full disk must not hide the cause."""
         try:
             self.run_dir.set_status(

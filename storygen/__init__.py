@@ -2,6 +2,7 @@
 
 from storygen.backends.config import BackendConfig
 from storygen.backends.simulated import SimulatedBackend
+from storygen.core.continuity import Finding, check
 from storygen.core.errors import (
     BackendError,
     InvalidRequestError,
@@ -58,6 +59,7 @@ __all__ = [
     "Character",
     "Comparison",
     "Dialogue",
+    "Finding",
     "Generation",
     "InvalidRequestError",
     "MalformedOutputError",
@@ -84,6 +86,7 @@ __all__ = [
     "StoryGenError",
     "TransientError",
     "batches",
+    "check",
     "compare",
     "generate",
     "resume",

@@ -22,6 +22,7 @@ from storygen.backends.config import BackendConfig
 from storygen.backends.factory import build_backend
 from storygen.core.bounds import CONCURRENCY
 from storygen.core.errors import InvalidRequestError, RunFailedError
+from storygen.core.export import findings_of
 from storygen.core.labels import Baseline, request_label
 from storygen.core.models import STRATEGIES, Script, ScriptRequest, StrategyName
 from storygen.runner.lanes import LaneRun, Lanes, run_lane
@@ -59,7 +60,8 @@ class Comparison:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row a configuration: wall time, speedup, efficiency, lag, ideal, tokens, cost."""
+        """One row a configuration: wall time, speedup, efficiency, lag, ideal, tokens, cost,
+        continuity findings (in all, per 10 scenes, by kind) and repair calls."""
         return frames.summary_frame(
             list(self.scripts.values()), list(self.scripts), baseline=self.baseline
         )
@@ -78,23 +80,31 @@ class Comparison:
     def scenes(self) -> pd.DataFrame:
         """What each configuration wrote, one row a scene (the script table with a config)."""
         each = [
-            tables.script_frame(s.scenes).assign(config=label) for label, s in self.scripts.items()
+            tables.script_frame(s.scenes, findings_of(s)).assign(config=label)
+            for label, s in self.scripts.items()
         ]
         if not each:
             return tables.script_frame([]).assign(config=pd.Series(dtype=str))
         return pd.concat(each, ignore_index=True)
 
     @cached_property
+    def findings(self) -> pd.DataFrame:
+        """Every continuity finding of every configuration, one row each with its evidence."""
+        return tables.findings_frame(list(self.scripts.values()), list(self.scripts))
+
+    @cached_property
     def figures(self) -> dict[str, go.Figure]:
-        """timeline, batch_time, speedup and tradeoff, as on the Compare page."""
+        """timeline, batch_time, speedup, tradeoff (speed vs context lag) and continuity
+        (speed vs continuity findings), as on the Compare page."""
         return charts.comparison_figures(self.timeline, self.batches, self.summary)
 
     def report(self, path: str | Path) -> Path:
-        """The standalone HTML report (table and every chart, works offline)."""
+        """The standalone HTML report (table, every chart, the continuity report; offline)."""
         out = Path(path)
-        out.write_text(
-            report.comparison_report(self.summary, self.figures, self.request), encoding="utf-8"
+        text = report.comparison_report(
+            self.summary, self.figures, self.request, findings=self.findings
         )
+        out.write_text(text, encoding="utf-8")
         return out
 
     def to_csv(self, path: str | Path) -> Path:
@@ -135,14 +145,23 @@ class Comparison:
         return "\n".join(parts)
 
 
-def _base_request(idea: str | ScriptRequest, duration_s: float) -> ScriptRequest:
+def _base_request(
+    idea: str | ScriptRequest,
+    duration_s: float,
+    bible: bool | None = None,
+    repair: bool | None = None,
+) -> ScriptRequest:
+    """The request every lane shares; ``bible`` and ``repair``, when given, override the
+    request's own."""
+    asked = {"bible": bible, "repair": repair}
+    chosen = {name: on for name, on in asked.items() if on is not None}
     if isinstance(idea, ScriptRequest):
-        return idea
+        return ScriptRequest.build(**{**idea.model_dump(), **chosen}) if chosen else idea
     if not isinstance(idea, str):
         raise InvalidRequestError(
             f"idea must be a string or a ScriptRequest (got {type(idea).__name__})", "idea"
         )
-    return ScriptRequest.build(idea=idea, duration_s=duration_s)
+    return ScriptRequest.build(idea=idea, duration_s=duration_s, **chosen)
 
 
 def _backend_config(backend: BackendConfig | None, time_scale: float | None) -> BackendConfig:
@@ -218,14 +237,18 @@ def compare(
     time_scale: float | None = None,
     measure_sequential: bool | None = None,
     progress: bool = True,
+    bible: bool | None = None,
+    repair: bool | None = None,
 ) -> Comparison:
     """Write ``idea`` sequentially and under every configuration, all at once.
 
     ``backend`` defaults to the simulated LLM (``time_scale`` 1 is real speed; 0.0125 makes
     a call last 0.1 s). On a paid API the sequential run is estimated from measured call
-    times unless ``measure_sequential``. Lanes that fail are listed in ``.failures``.
+    times unless ``measure_sequential``. ``bible`` gives every lane a story bible call (or
+    none), whatever the request says; ``repair`` likewise gives every lane the repair pass
+    (``engine.repair``) or none. Lanes that fail are listed in ``.failures``.
     """
-    base = _base_request(idea, duration_s)
+    base = _base_request(idea, duration_s, bible, repair)
     config = _backend_config(backend, time_scale)
     measured = measures_sequential(config, measure_sequential)
     requests = plan_requests(base, comparison_plan(batch_sizes, windows, outline_windows), measured)

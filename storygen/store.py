@@ -1,8 +1,10 @@
 """Run directories: a scene is on disk the moment it is written, so nothing is lost.
 
 Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
-outline.json, checkpoint.jsonl (one finished scene a line, flushed at once),
-timeline.json and script.json (both written atomically at the end).
+outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (one finished
+scene a line, flushed at once; then one line a repair call, whose scene replaces the first:
+the last line for an index wins), timeline.json and script.json (both written atomically at
+the end).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import IO, Any
 from pydantic import TypeAdapter
 
 from storygen.core.errors import InvalidRequestError, RunLockedError, StoreError
-from storygen.core.models import Outline, Scene, SceneTiming, Script, ScriptRequest
+from storygen.core.models import Bible, Outline, Scene, SceneTiming, Script, ScriptRequest
 from storygen.core.secrets import without_secrets
 
 _TIMELINE = TypeAdapter(list[SceneTiming])  # pydantic's serializer: fast for many runs at once
@@ -140,6 +142,13 @@ class RunDir:
         p = self.path / "outline.json"
         return Outline.model_validate_json(p.read_text("utf-8")) if p.exists() else None
 
+    def save_bible(self, bible: Bible) -> None:
+        self._write("bible.json", bible.model_dump_json(indent=2))
+
+    def load_bible(self) -> Bible | None:
+        p = self.path / "bible.json"
+        return Bible.model_validate_json(p.read_text("utf-8")) if p.exists() else None
+
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         """One line a scene, flushed to the OS at once: a killed process loses nothing.
 
@@ -172,12 +181,14 @@ class RunDir:
                 os.fsync(self._checkpoint.fileno())
             self._discard()
 
-    def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
-        """Finished scenes by index; a line cut short by a kill is skipped, repeats collapse."""
-        out: dict[int, tuple[Scene, SceneTiming]] = {}
+    def load_lines(self) -> list[tuple[Scene, SceneTiming]]:
+        """Every whole line of the checkpoint, in the order written: each scene as first
+        written, then the repair pass's rows (``timing.repair``). A line cut short by a kill
+        is skipped."""
+        lines: list[tuple[Scene, SceneTiming]] = []
         p = self.path / "checkpoint.jsonl"
         if not p.exists():
-            return out
+            return lines
         for line in p.read_text(encoding="utf-8").splitlines():
             try:
                 data = json.loads(line)
@@ -185,8 +196,13 @@ class RunDir:
                 timing = SceneTiming.model_validate(data["timing"])
             except (ValueError, KeyError, TypeError):
                 continue
-            out.setdefault(scene.index, (scene, timing))
-        return out
+            lines.append((scene, timing))
+        return lines
+
+    def load_checkpoint(self) -> dict[int, tuple[Scene, SceneTiming]]:
+        """Finished scenes by index, the last line for an index winning: a repair row holds
+        the scene the run keeps, so a repaired scene replaces the one first written."""
+        return {scene.index: (scene, timing) for scene, timing in self.load_lines()}
 
     def write_script(self, script: Script) -> None:
         self._write("timeline.json", _TIMELINE.dump_json(script.meta.timeline).decode())
@@ -204,6 +220,7 @@ class RunDir:
             wall_time_s=script.meta.wall_time_s,
             prompt_tokens=script.meta.prompt_tokens,
             completion_tokens=script.meta.completion_tokens,
+            findings=len(script.findings),  # a bulk summary reads this, not the script
         )
 
     def finished_script(self) -> Script | None:
@@ -217,7 +234,7 @@ class RunDir:
     def info(self) -> RunInfo:
         request, status = self.request(), self.status()
         done = status.get("scenes_done")
-        if done is None or status.get("status") == "running":
+        if done is None or status.get("status") in ("running", "repairing"):
             done = len(self.load_checkpoint())
         return RunInfo(
             run_id=self.run_id,

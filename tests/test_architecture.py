@@ -16,7 +16,8 @@ import storygen
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Every name `import storygen` offered before the layers (issue 18): none may go.
+# Every name `import storygen` offered before the layers (issue 18): none may go; and the
+# continuity check (issue 19).
 PUBLIC = {
     "Backend",
     "BackendConfig",
@@ -24,6 +25,7 @@ PUBLIC = {
     "Character",
     "Comparison",
     "Dialogue",
+    "Finding",
     "Generation",
     "InvalidRequestError",
     "MalformedOutputError",
@@ -50,6 +52,7 @@ PUBLIC = {
     "StoryGenError",
     "TransientError",
     "batches",
+    "check",
     "compare",
     "generate",
     "resume",

@@ -17,6 +17,7 @@ from storygen.core.bounds import CONCURRENCY, DURATION_S
 from storygen.core.models import STRATEGIES
 
 DEFAULT_IDEA = "A lighthouse keeper finds a map to a drowned city"
+_REPAIR_SHARE: float = ScriptRequest.model_fields["repair_budget"].default
 
 
 @dataclass
@@ -38,7 +39,8 @@ class RequestForm:
 
 
 def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
-    """Idea, style, language, duration (and strategy with its size when ``scheduling``)."""
+    """Idea, style, language, duration (and strategy with its size when ``scheduling``),
+    the seed, and the story bible and repair switches."""
     slots: dict[str, DeltaGenerator] = {}
     values: dict[str, Any] = {}
     # a page switch must not wipe what was typed
@@ -98,4 +100,27 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
             **keep,
         )
         slots["seed"] = st.empty()
+        values["bible"] = st.checkbox(
+            "Story bible",
+            value=ScriptRequest.model_fields["bible"].default,
+            key=f"{prefix}_bible",
+            help="One short call before any scene fixes the cast (names, roles, looks), the "
+            "setting and the key objects. Every scene prompt quotes it, and each scene's "
+            "visual prompt restates the look of everyone in it. It costs one call's latency "
+            "up front. Outline runs need no extra call: their outline is the bible.",
+            **keep,
+        )
+        slots["bible"] = st.empty()
+        values["repair"] = st.checkbox(
+            "Repair continuity",
+            value=ScriptRequest.model_fields["repair"].default,
+            key=f"{prefix}_repair",
+            help="After the scenes are written, the continuity check runs and the scenes it "
+            "flags are written again, with the bible, both neighbours and the finding as "
+            f"feedback, within a budget of extra calls ({_REPAIR_SHARE:.0%} of the scenes, at "
+            "least 1). A missing look costs no call: with a story bible, every visual prompt "
+            "restates the looks.",
+            **keep,
+        )
+        slots["repair"] = st.empty()
     return RequestForm(values, slots)

@@ -1,5 +1,5 @@
-"""Finished work on screen: a script (table, screenplay, timeline, downloads) and a
-comparison (summary, the charts, downloads). Shared by Generate, Compare and Runs."""
+"""Finished work on screen: a script (table, screenplay, timeline, continuity, downloads)
+and a comparison (summary, the charts, downloads). Shared by Generate, Compare and Runs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import Scene, SceneTiming, Script, ScriptRequest
-from storygen.analysis import charts, frames, report, tables
+from storygen.analysis import charts, frames, png, report, tables
 from storygen.core import export
+from storygen.core.continuity import Finding, summary_line
 from storygen.core.labels import Baseline, labels_for, request_label
 
 CHART_TITLES = {
@@ -23,6 +24,28 @@ CHART_TITLES = {
     "batch_time": "Time per batch",
     "speedup": "Speedup vs sequential",
     "tradeoff": "Speed vs context lag",
+    "continuity": "Speed vs continuity findings",
+}
+# The script table with each scene's findings beside its title, not past the long texts.
+TABLE_ORDER = [
+    "scene",
+    "duration_s",
+    "title",
+    "findings",
+    *(c for c in tables.SCRIPT_COLUMNS if c not in ("scene", "duration_s", "title", "findings")),
+]
+KINDS_EXPLAINED = (
+    "unknown_character: a name the story bible does not have · name_variant: a name spelled "
+    "another way than before · look_missing: a character's look is not in the visual prompt "
+    "(video models have no memory) · narration_too_long: more to say than the clip lasts · "
+    "repetition: a scene nearly repeats an earlier one"
+)
+# The Continuity tab's columns, and room for the text that shows each finding.
+FINDING_COLUMNS = {
+    "scene": st.column_config.NumberColumn("Scene", width="small"),
+    "kind": st.column_config.TextColumn("Kind"),
+    "detail": st.column_config.TextColumn("What is wrong", width="large"),
+    "evidence": st.column_config.TextColumn("Evidence", width="large"),
 }
 
 
@@ -96,9 +119,14 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     cols[2].metric("Mean context lag", f"{row['mean_context_lag']:.2f} scenes")
     cols[3].metric("Tokens", f"{row['total_tokens']:,}")
     cols[4].metric("Cost", "n/a" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}")
-    table, screenplay, timeline = st.tabs(["Table", "Screenplay", "Timeline"])
+    findings = export.findings_of(script)
+    # the count on the tab itself: a sixth metric would squeeze the others' values
+    table, screenplay, timeline, continuity = st.tabs(
+        ["Table", "Screenplay", "Timeline", f"Continuity ({len(findings)})"]
+    )
     with table:
-        st.dataframe(tables.script_frame(script.scenes), hide_index=True, key=f"{key}_table")
+        frame = tables.script_frame(script.scenes, findings)
+        st.dataframe(frame, hide_index=True, key=f"{key}_table", column_order=TABLE_ORDER)
     with screenplay, st.container(height=520):
         st.markdown(export.to_markdown(script))
     with timeline:
@@ -107,7 +135,31 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
         limits = frames.concurrency_frame([script], [label])
         if not limits.empty:
             st.plotly_chart(charts.concurrency_figure(limits), key=f"{key}_concurrency")
+    with continuity:
+        _continuity_tab(script, findings, label, key=key)
     script_downloads(script, key=key)
+
+
+def _continuity_tab(script: Script, findings: list[Finding], label: str, *, key: str) -> None:
+    """The check's line, what a repair pass changed, and each finding with its evidence."""
+    before = script.meta.findings_before
+    if before is not None:
+        st.caption(
+            f"Before the repair pass: {sum(before.values())} findings; "
+            f"{script.meta.repair_calls} repair calls."
+        )
+    if not findings:
+        st.success("No continuity findings: names, looks, narration lengths and scenes agree.")
+        return
+    st.markdown(f"**{summary_line(findings)}**")
+    st.caption(KINDS_EXPLAINED)
+    st.dataframe(
+        tables.findings_frame([script], [label]),
+        hide_index=True,
+        key=f"{key}_findings",
+        column_order=list(FINDING_COLUMNS),
+        column_config=FINDING_COLUMNS,
+    )
 
 
 def partial_view(
@@ -141,6 +193,7 @@ def comparison_view(
     summary = frames.summary_frame(scripts, labels, baseline=baseline)
     limits = frames.concurrency_frame(scripts, labels)
     figures = charts.comparison_figures(scenes, batches, summary, limits)
+    findings = tables.findings_frame(scripts, labels)
     if baseline == "estimated":
         st.info(
             "Speedups use the sequential time estimated from measured call times "
@@ -155,6 +208,10 @@ def comparison_view(
             "Wall time (s)": st.column_config.NumberColumn(format="%.3f"),
             "Efficiency": st.column_config.NumberColumn(format="%.2f"),
             "Mean context lag (scenes)": st.column_config.NumberColumn(format="%.2f"),
+            "Continuity findings": st.column_config.NumberColumn(
+                help="What the continuity check found in the script (names, looks, "
+                "narration length, repetition). Findings by kind says which."
+            ),
             "Measured ÷ ideal": st.column_config.NumberColumn(format="%.3f"),
             "Extra calls (%)": st.column_config.NumberColumn(
                 format="%.1f", help="Backup calls of hedged runs, as a share of all calls."
@@ -163,16 +220,22 @@ def comparison_view(
             "Final concurrency": st.column_config.NumberColumn(
                 help="Calls in flight an adaptive run ended with; a fixed run's own size."
             ),
+            "Repair calls": st.column_config.NumberColumn(
+                help="Extra calls of the repair pass: each wrote a flagged scene again."
+            ),
         },
     )
     st.plotly_chart(figures["timeline"], key=f"{key}_timeline")
     if "concurrency" in figures:  # under the timeline, on the same clock
         st.plotly_chart(figures["concurrency"], key=f"{key}_concurrency")
+    # what each configuration pays for its speed: context it did not see, and what that did
+    lag, found = st.columns(2)
+    lag.plotly_chart(figures["tradeoff"], key=f"{key}_tradeoff")
+    found.plotly_chart(figures["continuity"], key=f"{key}_continuity")
     left, right = st.columns(2)
     left.plotly_chart(figures["speedup"], key=f"{key}_speedup")
-    right.plotly_chart(figures["tradeoff"], key=f"{key}_tradeoff")
-    st.plotly_chart(figures["batch_time"], key=f"{key}_batch_time")
-    _comparison_downloads(summary, batches, scenes, figures, request, key=key)
+    right.plotly_chart(figures["batch_time"], key=f"{key}_batch_time")
+    _comparison_downloads(summary, batches, scenes, figures, request, findings, key=key)
 
 
 def comparison_files(
@@ -181,9 +244,11 @@ def comparison_files(
     scenes: pd.DataFrame,
     figures: Mapping[str, go.Figure],
     request: ScriptRequest,
+    findings: pd.DataFrame | None = None,
 ) -> list[Download]:
     """The comparison's files: the summary and the scene timings as CSV, all three tables
-    as JSON, and the standalone HTML report (built only when asked for)."""
+    as JSON, and the standalone HTML report (built only when asked for), which closes with
+    the continuity report when given the ``findings`` (``tables.findings_frame``)."""
     return [
         Download("Results CSV", summary.to_csv(index=False), "comparison.csv", "text/csv", "csv"),
         Download(
@@ -202,7 +267,7 @@ def comparison_files(
         ),
         Download(
             "HTML report",
-            lambda: report.comparison_report(summary, figures, request),
+            lambda: report.comparison_report(summary, figures, request, findings=findings),
             "comparison-report.html",
             "text/html",
             "html",
@@ -217,14 +282,15 @@ def _comparison_downloads(
     scenes: pd.DataFrame,
     figures: Mapping[str, go.Figure],
     request: ScriptRequest,
+    findings: pd.DataFrame,
     *,
     key: str,
 ) -> None:
     st.subheader("Downloads")
-    files = comparison_files(summary, batches, scenes, figures, request)
+    files = comparison_files(summary, batches, scenes, figures, request, findings)
     for col, file in zip(st.columns(len(files)), files, strict=True):
         _download_button(col, file, f"{key}_{file.key}")
-    reason = charts.png_unavailable_reason()
+    reason = png.png_unavailable_reason()
     if reason:
         st.caption(reason)
         return
@@ -237,7 +303,7 @@ def _comparison_downloads(
     )
     button.download_button(
         "Download PNG",
-        lambda: charts.figure_png(figures[name]),
+        lambda: png.figure_png(figures[name]),
         file_name=f"{name}.png",
         mime="image/png",
         key=f"{key}_png",

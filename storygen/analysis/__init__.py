@@ -15,12 +15,13 @@ from storygen.analysis.frames import (
     sequential_estimate,
     summary_frame,
 )
-from storygen.analysis.tables import latest_first, runs_frame, script_frame
+from storygen.analysis.tables import findings_frame, latest_first, runs_frame, script_frame
 
 __all__ = [
     "batch_frame",
     "concurrency_frame",
     "display_summary",
+    "findings_frame",
     "latest_first",
     "measured_baseline",
     "results_json",

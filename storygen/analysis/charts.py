@@ -1,20 +1,19 @@
 """DataFrames from storygen.analysis.frames into Plotly figures; no Streamlit here.
 
-The four figures of a comparison: a timeline of every scene per configuration, time per
-batch, speedup against the ideal, and speed against context lag; a fifth, the concurrency
-over time, when a run found its own. A PNG export uses kaleido with the installed Chromium,
-kept off the network.
+The five figures of a comparison: a timeline of every scene per configuration, time per
+batch, speedup against the ideal, speed against context lag and speed against continuity
+findings; a sixth, the concurrency over time, when a run found its own. PNG files come from
+``analysis.png`` (re-exported here).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Sequence
-
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+# Re-exported: PNG files were made here before they had their own module.
+from storygen.analysis.png import chromium_path, figure_png, png_unavailable_reason  # noqa: F401
 
 # Adjacent batches must differ; ten colours cycle over the batches of a run.
 BATCH_COLOURS = (
@@ -37,6 +36,12 @@ STRATEGY_COLOURS = {
 }
 WAIT_COLOUR = "rgba(160, 160, 160, 0.45)"
 OUTLINE_COLOUR = "#3B3B3B"
+# Calls that are not a scene's first: drawn over the lane in their own colour and legend.
+CALLS = {
+    "outline": ("outline call", OUTLINE_COLOUR, "outline %{base:.2f}s → +%{x:.2f}s"),
+    "bible": ("story bible call", "#6B4C9A", "story bible %{base:.2f}s → +%{x:.2f}s"),
+    "repair": ("repair call", "#C0392B", "scene %{y} repaired %{base:.2f}s → +%{x:.2f}s"),
+}
 # A hedged scene's backup call: a thin bar inside the scene's own, dark when its answer was
 # used, hollow when the first call answered first and the backup was cancelled.
 BACKUP_WON = "backup call (won)"
@@ -118,8 +123,9 @@ def _backup_bars(fig: go.Figure, body: pd.DataFrame, row: int, shown: set[bool])
 
 def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene") -> go.Figure:
     """A Gantt lane per configuration; colour is the batch, grey is a slot waiting for the
-    batch's straggler, dark grey is the outline call of plan-then-write. A hedged scene's
-    backup call is a thin bar inside its own: dark when the backup won, hollow when not."""
+    batch's straggler; the outline call of plan-then-write, the story bible call and the
+    repair pass's calls have a colour each (``CALLS``). A hedged scene's backup call is a
+    thin bar inside its own: dark when the backup won, hollow when not."""
     if scenes.empty:
         return _empty(title, "No scene has finished yet.")
     configs = list(dict.fromkeys(scenes["config"]))
@@ -133,29 +139,32 @@ def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene"
         subplot_titles=[c or "this run" for c in configs],
         vertical_spacing=min(0.08, 0.35 / n) if n > 1 else 0.0,
     )
-    shown_wait = shown_plan = False
+    shown_wait = False
+    shown_calls: set[str] = set()
     shown_backups: set[bool] = set()
     for row, config in enumerate(configs, start=1):
         df = scenes[scenes["config"] == config]
-        plan = df[df["kind"] == "outline"]
         body = df[df["kind"] == "scene"]
-        if not plan.empty:
+        for kind, (name, colour, hover) in CALLS.items():
+            calls = df[df["kind"] == kind]
+            if calls.empty:
+                continue
             fig.add_trace(
                 go.Bar(
-                    y=plan["scene"],
-                    x=plan["call_s"],
-                    base=plan["start_s"],
+                    y=calls["scene"],
+                    x=calls["call_s"],
+                    base=calls["start_s"],
                     orientation="h",
-                    marker_color=OUTLINE_COLOUR,
-                    name="outline call",
-                    legendgroup="outline",
-                    showlegend=not shown_plan,
-                    hovertemplate="outline %{base:.2f}s → +%{x:.2f}s<extra></extra>",
+                    marker_color=colour,
+                    name=name,
+                    legendgroup=kind,
+                    showlegend=kind not in shown_calls,
+                    hovertemplate=f"{hover}<extra></extra>",
                 ),
                 row=row,
                 col=1,
             )
-            shown_plan = True
+            shown_calls.add(kind)
         colours = [BATCH_COLOURS[(int(b) - 1) % len(BATCH_COLOURS)] for b in body["batch"]]
         fig.add_trace(
             go.Bar(
@@ -288,10 +297,10 @@ def speedup_figure(
     return _layout(fig, title, 420)
 
 
-def tradeoff_figure(
-    summary: pd.DataFrame, title: str = "Speed vs context lag: what a user is choosing"
+def _speed_against(
+    summary: pd.DataFrame, column: str, title: str, axis: str, hover: str
 ) -> go.Figure:
-    """Each configuration as a point: how much faster, and how much story it did not see."""
+    """Each configuration as a point: its speedup (up) against what it paid for it (right)."""
     if summary.empty:
         return _empty(title, "No finished run.")
     if (summary["baseline"] == "estimated").any():
@@ -300,24 +309,48 @@ def tradeoff_figure(
     for strategy, df in summary.groupby("strategy", sort=False):
         fig.add_trace(
             go.Scatter(
-                x=df["mean_context_lag"],
+                x=df[column],
                 y=df["speedup"],
                 mode="markers+text",
                 text=list(df["config"]),
                 textposition="middle right",
                 marker={"size": 13, "color": STRATEGY_COLOURS.get(str(strategy), "#444")},
                 name=str(strategy),
-                hovertemplate="%{text}: %{y:.2f}x at a mean lag of %{x:.2f} scenes<extra></extra>",
+                hovertemplate=f"%{{text}}: %{{y:.2f}}x {hover}<extra></extra>",
             )
         )
-    lag = float(summary["mean_context_lag"].max())
-    # Room on the right for the labels, a little on the left for the sequential point.
-    fig.update_xaxes(
-        title_text="mean context lag (earlier scenes not yet written)",
-        range=[-0.05 * lag - 0.1, lag * 1.3 + 0.6],
-    )
+    top = float(summary[column].max())
+    # Room on the right for the labels, a little on the left for a point at 0.
+    fig.update_xaxes(title_text=axis, range=[-0.05 * top - 0.1, top * 1.3 + 0.6])
     fig.update_yaxes(title_text="speedup (x)", range=[0, float(summary["speedup"].max()) * 1.15])
     return _layout(fig, title, 420)
+
+
+def tradeoff_figure(
+    summary: pd.DataFrame, title: str = "Speed vs context lag: what a user is choosing"
+) -> go.Figure:
+    """Each configuration as a point: how much faster, and how much story it did not see."""
+    return _speed_against(
+        summary,
+        "mean_context_lag",
+        title,
+        "mean context lag (earlier scenes not yet written)",
+        "at a mean lag of %{x:.2f} scenes",
+    )
+
+
+def continuity_figure(
+    summary: pd.DataFrame, title: str = "Speed vs continuity findings"
+) -> go.Figure:
+    """Each configuration as a point: how much faster, and how many continuity problems
+    (``core.continuity.check``) its script has: the measured cost behind context lag."""
+    return _speed_against(
+        summary,
+        "findings",
+        title,
+        "continuity findings in the script",
+        "with %{x} continuity findings",
+    )
 
 
 def concurrency_figure(
@@ -351,7 +384,7 @@ def comparison_figures(
     summary: pd.DataFrame,
     concurrency: pd.DataFrame | None = None,
 ) -> dict[str, go.Figure]:
-    """The charts of a comparison, by a file-friendly name: the four, and the concurrency
+    """The charts of a comparison, by a file-friendly name: the five, and the concurrency
     over time right after the timeline when some run is adaptive."""
     figures = {"timeline": timeline_figure(scenes)}
     if concurrency is not None and not concurrency.empty:
@@ -359,41 +392,5 @@ def comparison_figures(
     figures["batch_time"] = batch_time_figure(batches)
     figures["speedup"] = speedup_figure(summary)
     figures["tradeoff"] = tradeoff_figure(summary)
+    figures["continuity"] = continuity_figure(summary)
     return figures
-
-
-def chromium_path() -> str | None:
-    """The browser kaleido will use: BROWSER_PATH, else a Chromium or Chrome on PATH."""
-    if os.environ.get("BROWSER_PATH"):
-        return os.environ["BROWSER_PATH"]
-    names: Sequence[str] = ("chromium", "chromium-browser", "google-chrome", "chrome")
-    return next((p for n in names if (p := shutil.which(n))), None)
-
-
-def png_unavailable_reason() -> str | None:
-    """Why a PNG cannot be rendered here, or None when it can."""
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        return "PNG export needs kaleido (pip install 'kaleido>=1.0')."
-    if chromium_path() is None:
-        return "PNG export needs a Chromium: apt-get install chromium."
-    return None
-
-
-def figure_png(fig: go.Figure, width: int = 1200, height: int | None = None) -> bytes:
-    """A PNG through kaleido and the installed Chromium.
-
-    MathJax off and a dead loopback proxy: the headless browser renders a local page and
-    must not reach for the network (kaleido would otherwise load MathJax from a CDN).
-    """
-    import kaleido
-
-    height = height or int(fig.layout.height or 500)
-    return bytes(
-        kaleido.calc_fig_sync(
-            fig.to_dict(),
-            opts={"format": "png", "width": width, "height": height, "scale": 1},
-            kopts={"mathjax": False, "proxy_server": "127.0.0.1:9"},
-        )
-    )

@@ -1,8 +1,9 @@
 """Timelines and scripts as pandas DataFrames: the one place the dashboard's numbers come from.
 
 Every metric follows DESIGN.md: wall time, speedup vs sequential, efficiency, ideal makespan,
-context lag, batch time (first start to last end) and straggler wait (batch time minus the
-median call time in the batch). Charts and pages only read these frames.
+context lag, batch time (first start to last end), straggler wait (batch time minus the
+median call time in the batch) and continuity findings (by kind, and per 10 scenes to compare
+scripts of different lengths). Charts and pages only read these frames.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
+from storygen.core.continuity import KINDS, counts
+from storygen.core.export import findings_of
 from storygen.core.labels import Baseline, labels_for
 from storygen.core.models import SceneTiming, Script
 from storygen.core.pricing import estimate_cost, is_simulated
@@ -62,6 +66,12 @@ SUMMARY_COLUMNS = (
     "extra_calls",
     "rate_limited",
     "final_concurrency",
+    # continuity (core.continuity), last: a CSV reader finds the older columns where they were
+    "findings",
+    "findings_per_10_scenes",
+    *(f"findings_{kind}" for kind in KINDS),
+    "findings_before_repair",
+    "repair_calls",
 )
 
 
@@ -70,8 +80,11 @@ def scene_frame(
     config: str = "",
     strategy: str = "",
     outline: tuple[float, float] | None = None,
+    bible: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """One row a scene (plus one for the outline call, scene 0), in index order.
+    """One row a scene call, in index order (a repair pass's calls are kind "repair", after
+    the scene's first), and one for the outline or story bible call (kind "outline" or
+    "bible", scene 0) first.
 
     ``wait_s`` is how long a finished scene's slot idles until its batch's straggler ends:
     only batched runs have that barrier, so it is 0 for every other strategy.
@@ -80,7 +93,7 @@ def scene_frame(
         {
             "config": config,
             "strategy": strategy,
-            "kind": "scene",
+            "kind": "repair" if t.repair else "scene",
             "scene": t.index,
             "batch": t.group,
             "start_s": t.start_s,
@@ -101,25 +114,25 @@ def scene_frame(
         }
         for t in sorted(timings, key=lambda t: t.index)
     ]
-    if outline is not None:
-        start, end = outline
-        rows.insert(
-            0,
-            {
-                **dict.fromkeys(SCENE_COLUMNS, 0),
-                "config": config,
-                "strategy": strategy,
-                "kind": "outline",
-                "start_s": start,
-                "end_s": end,
-                "call_s": end - start,
-                "service_s": end - start,
-                "had_outline": False,
-                "hedged": False,
-                "hedge_start_s": math.nan,
-                "hedge_won": False,
-            },
-        )
+    plan = {"bible": bible, "outline": outline}
+    rows[:0] = [
+        {
+            **dict.fromkeys(SCENE_COLUMNS, 0),
+            "config": config,
+            "strategy": strategy,
+            "kind": kind,
+            "start_s": span[0],
+            "end_s": span[1],
+            "call_s": span[1] - span[0],
+            "service_s": span[1] - span[0],
+            "had_outline": False,
+            "hedged": False,
+            "hedge_start_s": math.nan,
+            "hedge_won": False,
+        }
+        for kind, span in plan.items()
+        if span is not None
+    ]
     df = pd.DataFrame(rows, columns=list(SCENE_COLUMNS))
     if strategy == "batched" and not df.empty:
         scenes = df["kind"] == "scene"
@@ -128,18 +141,21 @@ def scene_frame(
     return df
 
 
-def _outline_span(script: Script) -> tuple[float, float] | None:
-    meta = script.meta
-    if meta.outline_start_s is None or meta.outline_end_s is None:
-        return None
-    return (meta.outline_start_s, meta.outline_end_s)
+def _span(start: float | None, end: float | None) -> tuple[float, float] | None:
+    return None if start is None or end is None else (start, end)
 
 
 def scenes_of(scripts: Sequence[Script], labels: Sequence[str] | None = None) -> pd.DataFrame:
     """Every scene of every run, labelled by configuration, for the timeline chart."""
     labels = list(labels) if labels is not None else labels_for(scripts)
     frames = [
-        scene_frame(s.meta.timeline, label, s.request.strategy, _outline_span(s))
+        scene_frame(
+            s.meta.timeline,
+            label,
+            s.request.strategy,
+            _span(s.meta.outline_start_s, s.meta.outline_end_s),
+            _span(s.meta.bible_start_s, s.meta.bible_end_s),
+        )
         for s, label in zip(scripts, labels, strict=True)
     ]
     if not frames:
@@ -289,9 +305,31 @@ def summary_frame(
                 "extra_calls": meta.extra_calls,
                 "rate_limited": meta.rate_limited,
                 "final_concurrency": meta.final_concurrency,
+                **_continuity(script),
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _continuity(script: Script) -> dict[str, float]:
+    """A script's findings: in all, per 10 scenes, by kind; before repair (NaN without one)."""
+    found = findings_of(script)
+    before = script.meta.findings_before
+    return {
+        "findings": len(found),
+        "findings_per_10_scenes": 10 * len(found) / len(script.scenes)
+        if script.scenes
+        else math.nan,
+        **{f"findings_{kind}": n for kind, n in counts(found).items()},
+        "findings_before_repair": math.nan if before is None else sum(before.values()),
+        "repair_calls": script.meta.repair_calls,
+    }
+
+
+def _by_kind(row: pd.Series[Any]) -> str:
+    """ "2 name_variant, 1 repetition" from a summary row's per-kind counts."""
+    parts = [f"{int(row[f'findings_{k}'])} {k}" for k in KINDS if row[f"findings_{k}"]]
+    return ", ".join(parts) or "—"
 
 
 def results_json(summary: pd.DataFrame, batches: pd.DataFrame, scenes: pd.DataFrame) -> str:
@@ -319,6 +357,9 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "Speedup": speedup.where(~estimated, speedup + " (est.)"),
             "Efficiency": summary["efficiency"].round(2),
             "Mean context lag (scenes)": summary["mean_context_lag"].round(2),
+            "Continuity findings": summary["findings"],
+            "Findings by kind": [_by_kind(row) for _, row in summary.iterrows()],
+            "Repair calls": summary["repair_calls"],
             "Measured ÷ ideal": summary["measured_over_ideal"].round(3),
             "Tokens": summary["total_tokens"],
             "Cost (USD)": [

@@ -1,20 +1,50 @@
-"""Scripts and runs as tables to read (not metrics): the script, a live view of it, the
-run store's history."""
+"""Scripts and runs as tables to read (not metrics): the script, a live view of it, its
+continuity findings, the run store's history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import pandas as pd
 
-from storygen.core.labels import config_label
-from storygen.core.models import Scene, SceneTiming
+from storygen.core.continuity import Finding
+from storygen.core.export import findings_of
+from storygen.core.labels import config_label, labels_for
+from storygen.core.models import Scene, SceneTiming, Script
 from storygen.store import RunInfo
 
+SCRIPT_COLUMNS = (
+    "scene",
+    "duration_s",
+    "title",
+    "location",
+    "characters",
+    "camera",
+    "narration",
+    "dialogues",
+    "visual_prompt",
+    "findings",
+)
+FINDING_COLUMNS = ("config", "scene", "kind", "detail", "evidence")
 
-def script_frame(scenes: Sequence[Scene]) -> pd.DataFrame:
-    """The script as a table, one row a scene, lists joined readably (as in the CSV export)."""
+
+def _kinds_by_scene(findings: Iterable[Finding]) -> dict[int, str]:
+    """Per scene, what was found: "name_variant, 2 look_missing"."""
+    by_scene: dict[int, Counter[str]] = {}
+    for f in findings:
+        by_scene.setdefault(f.scene, Counter())[f.kind] += 1
+    return {
+        scene: ", ".join(kind if n == 1 else f"{n} {kind}" for kind, n in kinds.items())
+        for scene, kinds in by_scene.items()
+    }
+
+
+def script_frame(scenes: Sequence[Scene], findings: Iterable[Finding] = ()) -> pd.DataFrame:
+    """The script as a table, one row a scene, lists joined readably (as in the CSV export),
+    and the continuity findings of each scene ("" for none, and while a run is going)."""
+    found = _kinds_by_scene(findings)
     return pd.DataFrame(
         [
             {
@@ -27,21 +57,24 @@ def script_frame(scenes: Sequence[Scene]) -> pd.DataFrame:
                 "narration": s.narration,
                 "dialogues": "\n".join(f"{d.speaker}: {d.line}" for d in s.dialogues),
                 "visual_prompt": s.visual_prompt,
+                "findings": found.get(s.index, ""),
             }
             for s in sorted(scenes, key=lambda s: s.index)
         ],
-        columns=[
-            "scene",
-            "duration_s",
-            "title",
-            "location",
-            "characters",
-            "camera",
-            "narration",
-            "dialogues",
-            "visual_prompt",
-        ],
+        columns=list(SCRIPT_COLUMNS),
     )
+
+
+def findings_frame(scripts: Sequence[Script], labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every continuity finding of every script, one row each with the text that shows it,
+    labelled by configuration (the Continuity tab, the report's appendix)."""
+    labels = list(labels) if labels is not None else labels_for(scripts)
+    rows = [
+        {"config": label, **f.model_dump()}
+        for script, label in zip(scripts, labels, strict=True)
+        for f in findings_of(script)
+    ]
+    return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
 
 
 def latest_first(scenes: Sequence[Scene], timings: Sequence[SceneTiming]) -> pd.DataFrame:

@@ -33,11 +33,12 @@ from storygen.core.errors import (
     RateLimitedError,
     TransientError,
 )
-from storygen.core.models import Outline, SceneDraft, ScriptRequest
+from storygen.core.models import Bible, Outline, SceneDraft, ScriptRequest
 from storygen.core.prompts import (
     CUT_OFF,
     SYSTEM,
     Kind,
+    bible_prompt,
     estimate_tokens,
     json_instruction,
     outline_prompt,
@@ -300,6 +301,17 @@ class OpenAIBackend:
     ) -> Generation[Outline]:
         prompt = outline_prompt(request, total)
         return await self._call("outline", prompt, Outline, attempt, feedback, request.seed, hedge)
+
+    async def write_bible(
+        self,
+        request: ScriptRequest,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+    ) -> Generation[Bible]:
+        prompt = bible_prompt(request)
+        return await self._call("bible", prompt, Bible, attempt, feedback, request.seed, hedge)
 
     async def write_scene(
         self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0

@@ -16,9 +16,9 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.backends.simulated_text import write_answer
 from storygen.core import bounds
 from storygen.core.bounds import Bound
 from storygen.core.errors import (
@@ -27,11 +27,19 @@ from storygen.core.errors import (
     RateLimitedError,
     TransientError,
 )
-from storygen.core.models import Outline, SceneDraft, ScriptRequest
-from storygen.core.prompts import SYSTEM, estimate_tokens, outline_prompt, scene_prompt
+from storygen.core.models import Bible, Outline, SceneDraft, ScriptRequest
+from storygen.core.prompts import (
+    SYSTEM,
+    bible_prompt,
+    estimate_tokens,
+    outline_prompt,
+    parse_prompt,
+    scene_prompt,
+)
 from storygen.core.tasks import Generation, SceneTask
 
 SIM_MODEL = "storygen-sim-1"
+_Answer = TypeVar("_Answer", Outline, Bible, SceneDraft)
 HANG_FACTOR = 30.0
 
 
@@ -264,13 +272,18 @@ class SimulatedBackend:
         hedge: int = 0,
     ) -> Generation[Outline]:
         delay = await self._serve(request.seed, "outline", attempt, hedge)
-        outline = make_outline(request, total)
-        return Generation(
-            outline,
-            prompt_tokens=estimate_tokens(SYSTEM) + estimate_tokens(outline_prompt(request, total)),
-            completion_tokens=estimate_tokens(outline.model_dump_json()),
-            latency_s=delay,
-        )
+        return _written(Outline, outline_prompt(request, total), request.seed, attempt, delay)
+
+    async def write_bible(
+        self,
+        request: ScriptRequest,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+    ) -> Generation[Bible]:
+        delay = await self._serve(request.seed, "bible", attempt, hedge)
+        return _written(Bible, bible_prompt(request), request.seed, attempt, delay)
 
     async def write_scene(
         self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
@@ -279,10 +292,21 @@ class SimulatedBackend:
             self._admit()
             raise PermanentError(f"simulated permanent failure of scene {task.index}")
         delay = await self._serve(task.request.seed, f"scene{task.index}", attempt, hedge)
-        draft = make_scene(task)
-        return Generation(
-            draft,
-            prompt_tokens=estimate_tokens(SYSTEM) + estimate_tokens(scene_prompt(task)),
-            completion_tokens=estimate_tokens(draft.model_dump_json()),
-            latency_s=delay,
-        )
+        return _written(SceneDraft, scene_prompt(task), task.request.seed, attempt, delay)
+
+
+def _written(
+    kind: type[_Answer], prompt: str, seed: int, attempt: int, delay: float
+) -> Generation[_Answer]:
+    """The answer to ``prompt`` as serve-sim writes it: from the prompt's text alone (and
+    this call's own draw), never from the request or the task behind it."""
+    call = parse_prompt(prompt, seed)
+    assert call is not None, "every storygen prompt reads back"
+    answer = write_answer(call, attempt)
+    assert isinstance(answer, kind)
+    return Generation(
+        answer,
+        prompt_tokens=estimate_tokens(SYSTEM) + estimate_tokens(prompt),
+        completion_tokens=estimate_tokens(answer.model_dump_json()),
+        latency_s=delay,
+    )

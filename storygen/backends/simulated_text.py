@@ -1,80 +1,34 @@
-"""Text of the simulated LLM: a small seeded template grammar for outlines and scenes.
+"""Text of the simulated LLM: a small seeded template grammar that knows only its prompt.
 
-Why: the default backend must write scenes that read plausibly, vary from scene to scene and
-react to their context as a real model would, yet cost microseconds and repeat exactly for a
-seed, so that runs, tests and benchmarks are reproducible offline and without a key.
+Why: the default backend must write scenes that read plausibly and vary, yet cost
+microseconds and repeat exactly for a seed. And it must tell the truth about information:
+every fact it writes comes from its prompt, as ``core.prompts.parse_prompt`` reads it back
+(the idea, the bible, the summaries and beats, the narration budget), or from its own draw
+for this call, keyed by (seed, idea, kind, scene, attempt). It never reads hidden state (a
+seed's fixed cast, the outline beyond what the prompt quotes), so strategies that tell a
+scene less get scenes that agree less, as they would with a real model.
 """
 
 from __future__ import annotations
 
 import bisect
-import hashlib
+import math
 import random
-from functools import lru_cache
-from typing import NamedTuple
+import re
 
-from storygen.backends.simulated_words import DE, EN, ES, FR
-from storygen.core.models import Character, Dialogue, Outline, SceneDraft, ScriptRequest
-from storygen.core.tasks import SceneTask
+from storygen.backends.simulated_cast import Cast, called, cast_of, invent
+from storygen.backends.simulated_idea import Idea, read_idea
+from storygen.backends.simulated_lang import Lang, cap, find_word, language, rng
+from storygen.core.models import Bible, Character, Dialogue, Outline, SceneDraft
+from storygen.core.narration import spoken_units, word_budget
+from storygen.core.prompts import ParsedCall
 
-# Alternating feminine, masculine: index parity gives the grammatical gender of descriptions.
-_NAMES = (
-    *("Mara", "Elias", "Noor", "Tomas", "Ines", "Kai", "Lena", "Ravi", "Sofia", "Jonas"),
-    *("Amara", "Leo", "Yara", "Mateo", "Iris", "Oskar"),
-)
 _ACT_EDGES = (0.1, 0.42, 0.58, 0.8, 0.94)  # setup|rising|midpoint|crisis|climax|resolution
 _TALK = (0, 1, 1, 2, 2, 3)  # how many lines of dialogue a scene draws
-_Words = tuple[str, ...]
-
-
-class _Lang(NamedTuple):
-    w: dict[str, _Words]  # flat lists; single templates are one-item lists
-    acts: dict[str, tuple[_Words, ...]]  # one list per act: verbs, tword, narr
-    locs: tuple[tuple[str, str], ...]  # (name, "in ..." phrase)
-    low: tuple[tuple[str, str], ...]  # the same, lower-cased, to find them in text
-    roles: tuple[tuple[str, str], ...]  # (feminine, masculine)
-
-
-def _pairs(items: _Words) -> tuple[tuple[str, str], ...]:
-    return tuple((a, b or a) for a, _, b in (x.partition("=") for x in items))
-
-
-def _lang(block: str) -> _Lang:
-    """Parse a block once, at import, so that each call only indexes tuples."""
-    t: dict[str, tuple[_Words, ...]] = {}
-    for chunk in block.split("@")[1:]:
-        key, _, body = " ".join(chunk.split()).partition(" ")
-        t[key] = tuple(tuple(g.split(" | ")) for g in body.split(" || "))
-    w = {k: v[0] for k, v in t.items()}
-    w["solo"] = tuple(x for x in w["lines"] if "{other}" not in x)
-    w["objlow"] = tuple(x.lower() for x in w["obj"])
-    locs = _pairs(w["loc"])
-    low = tuple((a.lower(), b.lower()) for a, b in locs)
-    return _Lang(w, {k: t[k] for k in ("verbs", "tword", "narr")}, locs, low, _pairs(w["roles"]))
-
-
-_LANGS = {"en": _lang(EN), "es": _lang(ES), "fr": _lang(FR), "de": _lang(DE)}
-
-
-class _Cast(NamedTuple):
-    names: _Words
-    roles: _Words
-    idents: dict[str, str]  # name -> visual identity; cached and shared, never mutate
-    obj: int  # the story's key object, by index: the same object in every language
-
-
-def _rng(key: str) -> random.Random:
-    """A generator fixed by ``key`` alone: hashlib is stable across processes, hash() is not."""
-    return random.Random(int.from_bytes(hashlib.blake2b(key.encode(), digest_size=16).digest()))
-
-
-def _language(request: ScriptRequest) -> tuple[str, _Lang]:
-    code = request.language.split("-")[0]
-    return (code, _LANGS[code]) if code in _LANGS else ("en", _LANGS["en"])
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+LONG_SHARE = 0.25  # told no budget, this share of narrations runs 1.5-2.5x a clip's worth
+ACT_SENTENCE = 0.4  # how often narration tells the act's stock sentence, not the event
+SUBJECT_IN_SUMMARY = 0.4  # how often a summary says who the idea's subject is ("Mara the fox")
+_Places = tuple[tuple[str, str], ...]
 
 
 def _act(i: int, total: int) -> int:
@@ -82,146 +36,279 @@ def _act(i: int, total: int) -> int:
     return bisect.bisect_right(_ACT_EDGES, i / (total - 1) if total > 1 else 0.0)
 
 
-@lru_cache(maxsize=512)
-def _cast(seed: int, idea: str, code: str) -> _Cast:
-    w, roles = _LANGS[code].w, _LANGS[code].roles
-    rng = _rng(f"cast|{seed}|{idea}")  # no language in the key: the same people everywhere
-    n = rng.randint(2, 4)
-    people = rng.sample(range(len(_NAMES)), n)
-    role_ids = (0, *rng.sample(range(1, len(roles)), n - 1))
-    accs = rng.sample(range(len(w["acc"])), n)
-    idents: dict[str, str] = {}
-    for p, acc in zip(people, accs, strict=True):
-        build, hair = rng.randrange(len(w["build"])), rng.randrange(len(w["hair"]))
-        body = w["ident"][0].format(person=w["person"][p % 2], build=w["build"][build])
-        idents[_NAMES[p]] = f"{body}, {w['acc'][acc]}, {w['hair'][hair]}"
-    role_words = tuple(roles[r][p % 2] for r, p in zip(role_ids, people, strict=True))
-    return _Cast(tuple(_NAMES[p] for p in people), role_words, idents, rng.randrange(len(w["obj"])))
+def _draw(call: ParsedCall, attempt: int) -> random.Random:
+    """This call's own draw: a retry draws afresh, a hedge's backup writes the same."""
+    req = call.request
+    return rng(f"{call.kind}|{req.seed}|{req.idea}|{call.index}|{attempt}")
 
 
-def make_cast(request: ScriptRequest) -> list[Character]:
-    """The story's 2-4 characters, shared by the outline and by every scene of the request."""
-    cast = _cast(request.seed, request.idea, _language(request)[0])
-    return [
-        Character(name=n, role=r, visual_identity=cast.idents[n])
-        for n, r in zip(cast.names, cast.roles, strict=True)
-    ]
+def _places(lang: Lang, idea: Idea) -> _Places:
+    """Where scenes may happen: the idea's own place first, then the grammar's."""
+    return ((idea.place, idea.in_place), *lang.locs) if idea.place else lang.locs
 
 
-def make_outline(request: ScriptRequest, total: int) -> Outline:
-    """Plan one beat per scene along a six-act arc, so that scenes written apart still cohere."""
-    code, lang = _language(request)
-    cast, w = _cast(request.seed, request.idea, code), lang.w
-    names, key_obj = cast.names, w["obj"][cast.obj]
-    rng = _rng(f"outline|{request.seed}|{request.idea}|{total}")
-    beats: list[str] = []
-    loc = rng.randrange(len(lang.locs))
-    for i in range(total):
-        act = _act(i, total)
-        lead = names[0] if act in (0, 4, 5) and rng.random() < 0.7 else rng.choice(names)
-        if i and rng.random() > 0.35:  # otherwise stay: consecutive beats often share a place
-            loc = rng.randrange(len(lang.locs))
-        obj = key_obj if rng.random() < 0.75 else rng.choice(w["obj"])
-        beat = f"{lead} {rng.choice(lang.acts['verbs'][act])} {obj} {lang.locs[loc][1]}"
-        if rng.random() < 0.5:
-            beat += w["with"][0].format(other=rng.choice([n for n in names if n != lead]))
-        beats.append(beat + ".")
-    words = request.idea.split()
-    idea, title = " ".join(words), " ".join(words[:6]) + ("…" if len(words) > 8 else "")
-    idea = idea if len(idea) <= 200 else idea[:200].rsplit(" ", 1)[0] + "…"
-    goal = rng.choice(w["goals"]).format(obj=key_obj)
-    return Outline(
-        title=_cap(title if len(words) > 8 else idea).rstrip(".,;:!?"),
-        logline=w["logline"][0].format(idea=_cap(idea.rstrip(" .")), name=names[0], goal=goal),
-        characters=make_cast(request),
-        beats=beats,
+def _find_place(text: str, places: _Places) -> int:
+    low = text.lower()
+    return next((i for i, (a, b) in enumerate(places) if b.lower() in low or a.lower() in low), -1)
+
+
+def _joined(lang: Lang, names: list[str]) -> str:
+    return (
+        names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {lang.w['and'][0]} {names[-1]}"
     )
 
 
+def _with(lang: Lang, names: list[str]) -> str:
+    return lang.w["with"][0].format(other=_joined(lang, names)) if names else ""
+
+
+def _world(r: random.Random, lang: Lang, idea: Idea) -> tuple[list[Character], str, list[str]]:
+    """A cast, a setting and key objects invented from the idea: a bible's or an outline's."""
+    people = invent(r, lang, idea, r.randint(2, 4), set(), lead=True)
+    places = _places(lang, idea)
+    home = 0 if idea.place else r.randrange(len(places))
+    setting = lang.w["setting"][0].format(in_loc=places[home][1], era=r.choice(lang.w["era"]))
+    own = [idea.thing] if idea.thing else []
+    objects = own + r.sample([o for o in lang.w["obj"] if o != idea.thing], r.randint(2, 3))
+    return people, cap(setting), objects
+
+
+def write_bible(call: ParsedCall, attempt: int) -> Bible:
+    """The bible call: the cast, setting and key objects, invented from the idea."""
+    lang = language(call.request.language)
+    people, setting, objects = _world(
+        _draw(call, attempt), lang, read_idea(call.request.idea, lang.code)
+    )
+    return Bible(characters=people, setting=setting, objects=objects)
+
+
+def write_outline(call: ParsedCall, attempt: int) -> Outline:
+    """Plan one beat per scene along a six-act arc, with the bible it invents for them."""
+    req, lang = call.request, language(call.request.language)
+    w, idea, r = lang.w, read_idea(req.idea, lang.code), _draw(call, attempt)
+    people, setting, objects = _world(r, lang, idea)
+    names, places = [c.name for c in people], _places(lang, idea)
+    beats: list[str] = []
+    loc = home = _find_place(setting, places)
+    for i in range(call.total):
+        act = _act(i, call.total)
+        lead = names[0] if act in (0, 4, 5) and r.random() < 0.7 else r.choice(names)
+        if i and r.random() > 0.35:  # otherwise stay: consecutive beats often share a place
+            loc = home if r.random() < 0.3 else r.randrange(len(places))
+        obj = objects[0] if r.random() < 0.75 else r.choice(objects)
+        subject = lead == names[0] and idea.the_subject and r.random() < SUBJECT_IN_SUMMARY
+        who = called(lang, idea, lead) if subject else lead
+        verb, when, in_loc = r.choice(lang.acts["verbs"][act]), r.choice(w["when"]), places[loc][1]
+        others = [r.choice([n for n in names if n != lead])] if r.random() < 0.5 else []
+        beat = r.choice(w["summary"]).format(
+            who=who,
+            verb=verb,
+            obj=obj,
+            in_loc=in_loc,
+            In_loc=cap(in_loc),
+            when=when,
+            When=cap(when),
+            with_=_with(lang, others),
+        )
+        beats.append(cap(beat) + ".")
+    words = req.idea.split()
+    text, title = " ".join(words), " ".join(words[:6]) + ("…" if len(words) > 8 else "")
+    text = text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + "…"
+    goal = r.choice(w["goals"]).format(obj=objects[0])
+    return Outline(
+        title=cap(title if len(words) > 8 else text).rstrip(".,;:!?"),
+        logline=w["logline"][0].format(idea=cap(text.rstrip(" .")), name=names[0], goal=goal),
+        characters=people,
+        beats=beats,
+        setting=setting,
+        objects=objects,
+    )
+
+
+# The end of a first sentence: a stop after a word of 4+ letters ("Dr. Voss" goes on).
+_SENTENCE_END = re.compile(r"(?<=\w{4})[.!?]\s+(?=\S)")
+
+
 def _first_line(text: str) -> str:
-    """One clean line without its final period, at most 160 characters: a summary's shape."""
-    line = (text.strip().splitlines() or [""])[0].strip().rstrip(".")
+    """One clean sentence without its final period, at most 160 characters: a summary's
+    shape (a prompt gives a chatty model's two-sentence beat on one line)."""
+    line = _SENTENCE_END.split((text.strip().splitlines() or [""])[0].strip(), maxsplit=1)[0]
+    line = line.rstrip(".")
     return line if len(line) <= 160 else line[:157] + "…"
 
 
-def _find_name(text: str, name: str) -> int:
-    """Where ``name`` occurs as a whole word ("Ines" is not in "inesperado"), else -1."""
-    i = text.find(name)
-    while i >= 0:
-        end = i + len(name)
-        if (i == 0 or not text[i - 1].isalpha()) and (end == len(text) or not text[end].isalpha()):
-            return i
-        i = text.find(name, i + 1)
-    return -1
+def _cut(text: str, most: int, code: str) -> str:
+    """``text`` cut to at most ``most`` spoken units, ending as a sentence: at its last
+    clause that fits if that keeps half the budget, else at a word."""
+    words = text.split()
+    while len(words) > 1 and spoken_units(" ".join(words), code) > most:
+        words.pop()
+    clause = next((i for i in range(len(words), 0, -1) if words[i - 1][-1] in ",;:"), 0)
+    if clause and spoken_units(" ".join(words[:clause]), code) * 2 >= most:
+        words = words[:clause]
+    return " ".join(words).rstrip(",;:") + ("" if words[-1][-1:] in ".!?…" else ".")
 
 
-def _find_loc(text: str, lang: _Lang) -> int:
-    low = text.lower()
-    return next((i for i, (a, b) in enumerate(lang.low) if b in low or a in low), -1)
+def _narration(call: ParsedCall, r: random.Random, parts: list[str], extra: list[str]) -> str:
+    """``parts`` (after-clause, the act's sentence, a mood) fitted to the stated budget:
+    the act's sentence always, the others if they fit. Told no budget, a model fits a
+    clip's worth, except ``LONG_SHARE`` of the time, when it runs on to 1.5-2.5x."""
+    code = call.request.language
+    budget, after, main, mood = call.budget, *parts
+    if budget is None:
+        budget = word_budget(call.duration_s, code)
+        if r.random() < LONG_SHARE:
+            target, text = math.ceil(budget * r.uniform(1.5, 2.5)), " ".join(p for p in parts if p)
+            for sentence in extra:
+                if spoken_units(text, code) >= target:
+                    break
+                text += " " + sentence
+            return text
+    text = main
+    if after and spoken_units(f"{after} {main}", code) <= budget:
+        text = f"{after} {main}"
+    if spoken_units(f"{text} {mood}", code) <= budget:
+        text = f"{text} {mood}"
+    return text if spoken_units(text, code) <= budget else _cut(text, budget, code)
 
 
-def make_scene(task: SceneTask) -> SceneDraft:
-    """Write one scene: it follows the beat if any and picks up from the last summary if any."""
-    req, ctx = task.request, task.context
-    code, lang = _language(req)
-    w = lang.w
-    cast = _cast(req.seed, req.idea, code)
-    names, idents = cast.names, cast.idents
-    if ctx.outline and ctx.outline.characters:  # the plan's cast wins, whoever wrote it
-        names = tuple(c.name for c in ctx.outline.characters)
-        idents = {c.name: c.visual_identity for c in ctx.outline.characters}
+def _objects(call: ParsedCall, lang: Lang, idea: Idea) -> list[str]:
+    """Key objects the call was told of: the bible's; else the idea's and those the
+    summaries mention."""
+    bible = call.context.bible
+    if bible is not None and bible.objects:
+        return list(bible.objects)
+    told = " ".join(s for _, s in call.context.previous).lower()
+    seen = [o for o in lang.w["obj"] if o.lower() in told]
+    return ([idea.thing] if idea.thing else []) + [o for o in seen if o != idea.thing]
+
+
+def _cast_in_scene(r: random.Random, cast: Cast, beat: str) -> list[str]:
+    """Who is in the scene: the people its beat names, else a lead and 0-2 others."""
+    names = cast.names
+    in_beat = [n for at, n in sorted((find_word(beat, n), n) for n in names) if at >= 0]
+    if in_beat:
+        return in_beat[:3]
+    lead = names[0] if r.random() < 0.45 else r.choice(names)
+    pool = [n for n in names if n != lead]
+    r.shuffle(pool)
+    return [lead, *pool[: max(0, r.choice((1, 2, 2, 3)) - 1)]]
+
+
+def _where(
+    call: ParsedCall, r: random.Random, places: _Places, idea: Idea, beat: str, prev: str
+) -> tuple[str, str]:
+    """The beat's place; else often where the last scene was; else the story's home (the
+    bible's setting, or the idea's place); else anywhere."""
+    bible = call.context.bible
+    home = _find_place(bible.setting, places) if bible else (0 if idea.place else -1)
+    loc = _find_place(beat, places) if beat else -1
+    if loc < 0 and prev and r.random() < 0.6:  # continuity: stay where the last scene was
+        loc = _find_place(prev, places)
+    if loc < 0 and home >= 0 and r.random() < 0.35:
+        loc = home
+    return places[loc if loc >= 0 else r.randrange(len(places))]
+
+
+def _what(call: ParsedCall, r: random.Random, lang: Lang, idea: Idea, beat: str) -> str:
+    """The beat's object; else mostly a key object the call was told of (or invents now)."""
+    w, known = lang.w, _objects(call, lang, idea)
+    obj = next((o for o in (*known, *w["obj"]) if beat and o.lower() in beat.lower()), "")
+    if obj:
+        return obj
+    key = known[0] if known and r.random() < 0.7 else r.choice(known or w["obj"])
+    return key if r.random() < 0.75 else r.choice(w["obj"])
+
+
+def _narrate(
+    call: ParsedCall,
+    r: random.Random,
+    lang: Lang,
+    act: int,
+    prev: str,
+    cast: Cast,
+    slots: dict[str, str],
+    event: dict[str, str],
+) -> str:
+    """Where the story stands ("After ..."), then the act's stock sentence or what happens
+    in the summary's words, then a mood; fitted to the budget by ``_narration``."""
+    w, narr = lang.w, lang.acts["narr"]
+    after = ""
+    if prev:
+        shown = prev if prev.split(" ", 1)[0] in cast.names else prev[:1].lower() + prev[1:]
+        after = r.choice(w["after"]).format(prev=shown)
+    extra = [cap(t.format(**slots)) for act_narr in narr for t in act_narr] + list(w["mood"])
+    r.shuffle(extra)
+    arc = r.choice(narr[act]).format(**slots)
+    told = r.random() < ACT_SENTENCE  # the arc's sentence, or what happens, in its own words
+    main = arc if told else r.choice(w["summary"]).format(**{**slots, **event, "with_": ""}) + "."
+    return _narration(call, r, [after, cap(main), r.choice(w["mood"])], extra)
+
+
+def write_scene(call: ParsedCall, attempt: int) -> SceneDraft:
+    """Write one scene from its prompt: it follows the beat if any, keeps the people and
+    objects it was told of, picks up where the last summary left off, and fits its budget."""
+    req, ctx = call.request, call.context
+    lang = language(req.language)
+    w, idea, r = lang.w, read_idea(req.idea, lang.code), _draw(call, attempt)
+    cast = cast_of(call, lang, idea, r)
     beat = _first_line(ctx.beat) if ctx.beat else ""
     prev = _first_line(ctx.previous[-1][1]) if ctx.previous else ""
-    rng = _rng(f"scene|{req.seed}|{req.idea}|{task.index}|{task.total}|{beat}|{prev}")
-    act = _act(task.index - 1, task.total)
-    in_beat = [n for at, n in sorted((_find_name(beat, n), n) for n in names) if at >= 0]
-    lead = in_beat[0] if in_beat else names[0] if rng.random() < 0.45 else rng.choice(names)
-    chars = [lead, *in_beat[1:3]]
-    pool = [n for n in names if n not in chars]
-    rng.shuffle(pool)
-    chars += pool[: max(0, rng.choice((1, 2, 2, 3)) - len(chars))]
+    act = _act(call.index - 1, call.total)
+    chars = _cast_in_scene(r, cast, beat)
+    lead = chars[0]
     other = chars[1] if len(chars) > 1 else w["stranger"][0]
-    loc = _find_loc(beat, lang) if beat else -1
-    if loc < 0 and prev and rng.random() < 0.6:  # continuity: stay where the last scene was
-        loc = _find_loc(prev, lang)
-    loc_name, in_loc = lang.locs[loc if loc >= 0 else rng.randrange(len(lang.locs))]
-    low = beat.lower()
-    obj = next((w["obj"][i] for i, o in enumerate(w["objlow"]) if o in low), "") if beat else ""
-    obj = obj or (w["obj"][cast.obj] if rng.random() < 0.6 else rng.choice(w["obj"]))
-    camera = w["cam"][0] if task.index == 1 else rng.choice(w["cam"])  # first: establish
-    if task.index == task.total > 1:
+    loc_name, in_loc = _where(call, r, _places(lang, idea), idea, beat, prev)
+    obj = _what(call, r, lang, idea, beat)
+    camera = w["cam"][0] if call.index == 1 else r.choice(w["cam"])  # first: establish
+    if call.index == call.total > 1:
         camera = w["cam"][1]  # last: pull back and let go
-    verb = rng.choice(lang.acts["verbs"][act])
-    slots = {"name": lead, "other": other, "obj": obj, "in_loc": in_loc, "In_loc": _cap(in_loc)}
-    narration = rng.choice(lang.acts["narr"][act]).format(**slots)
-    if prev:
-        shown = prev if prev.split(" ", 1)[0] in names else prev[:1].lower() + prev[1:]
-        narration = rng.choice(w["after"]).format(prev=shown) + " " + narration
-    summary = beat or f"{lead} {verb} {obj} {in_loc}"
-    if not beat and len(chars) > 1 and rng.random() < 0.4:
-        summary += w["with"][0].format(other=chars[1])
+    verb = r.choice(lang.acts["verbs"][act])
+    who = called(lang, idea, lead) if lead == cast.subject and idea.the_subject else lead
+    slots = {"name": who, "other": other, "obj": obj, "in_loc": in_loc, "In_loc": cap(in_loc)}
+    when = r.choice(w["when"])
+    event = {"verb": verb, "obj": obj, "in_loc": in_loc, "In_loc": cap(in_loc), "when": when}
+    event |= {"When": cap(when)}
+    shape = r.choice(w["summary"])
+    narration = _narrate(call, r, lang, act, prev, cast, {**slots, "who": who}, event)
+    if beat:
+        summary = beat + _with(lang, [c for c in chars if find_word(beat, c) < 0])
+    else:
+        named = who if r.random() < SUBJECT_IN_SUMMARY else lead
+        summary = shape.format(who=named, with_=_with(lang, chars[1:]), **event)
     n = len(chars)
-    lines = rng.sample(w["lines"] if n > 1 else w["solo"], min(n, rng.choice(_TALK)))
+    lines = r.sample(w["lines"] if n > 1 else w["solo"], min(n, r.choice(_TALK)))
     talk = [
         (chars[k % n], t.format(other=chars[(k + 1) % n], obj=obj)) for k, t in enumerate(lines)
     ]
-    word = rng.choice(lang.acts["tword"][act])
-    title = rng.choice(w["titles"]).format(word=word, loc=loc_name, **slots)
+    title = r.choice(w["titles"]).format(
+        word=r.choice(lang.acts["tword"][act]), loc=loc_name, **slots
+    )
+    look = cast.looks.get(lead)
     visual = w["visual"][0].format(
-        subject=f"{lead} ({idents[lead]})" if lead in idents else lead,
+        subject=f"{lead} ({look})" if look else lead,
         verb=verb,
-        light=rng.choice(w["light"]),
+        light=r.choice(w["light"]),
         style=req.style.strip() or "cinematic",
         camera=camera,
         **slots,
     )
     return SceneDraft(
-        title=_cap(title),
+        title=cap(title),
         visual_prompt=visual,
         narration=narration,
         characters=chars,
-        location=_cap(loc_name),
-        dialogues=[Dialogue(speaker=s, line=_cap(x)) for s, x in talk],
+        location=cap(loc_name),
+        dialogues=[Dialogue(speaker=s, line=cap(x)) for s, x in talk],
         camera=camera,
-        summary=summary,
+        summary=_first_line(cap(summary)),
     )
+
+
+def write_answer(call: ParsedCall, attempt: int) -> Outline | Bible | SceneDraft:
+    """What the simulated LLM answers to a storygen prompt, read back by ``parse_prompt``."""
+    if call.kind == "outline":
+        return write_outline(call, attempt)
+    if call.kind == "bible":
+        return write_bible(call, attempt)
+    return write_scene(call, attempt)

@@ -5,7 +5,8 @@ Data apart from the grammar (``simulated_text``) that reads it.
 
 # Word lists: "@key item | item"; " || " separates the six acts; "a=b" pairs a location's name
 # with its "in ..." phrase, or a role's feminine and masculine forms. Lists keep the same lengths
-# in every language, so that one seed tells the same story in each of them.
+# in every language, so that one seed tells the same story in each of them. "@called" puts a
+# name beside the idea's subject ("Mara the fox", "el zorro Mara"); "@setting" is a bible's.
 EN = """
 @loc old lighthouse=in the old lighthouse | harbor market=at the harbor market
  | rooftop garden=in the rooftop garden | flooded subway=in the flooded subway
@@ -50,6 +51,16 @@ EN = """
 @acc red scarf | long grey coat | round glasses | leather satchel | yellow raincoat
  | silver earring @roles protagonist | mentor | rival | ally | witness
 @hair silver hair | short black hair | braided auburn hair | shaved head | curly brown hair
+@when at dawn | that night | in the rain | at noon | before sunrise | at dusk | after midnight
+ | on a grey morning
+@mood Rain begins to fall. | Night falls. | The wind rises. | Nobody speaks. | The light fades.
+ | A bell rings somewhere. | Everything holds its breath. | The air smells of smoke.
+ | A door creaks. | Somewhere, a dog barks.
+@and and @called {name} {subject}
+@setting The story unfolds {in_loc} and around it, {era}.
+@era in the present day | one winter long ago | in a near future | over one long summer
+@summary {who} {verb} {obj} {in_loc} {when}{with_} | {In_loc}, {who} {verb} {obj} {when}{with_}
+ | {When}, {who} {verb} {obj} {in_loc}{with_}
 """
 
 ES = """
@@ -101,6 +112,17 @@ ES = """
 @acc bufanda roja | abrigo gris largo | gafas redondas | bolso de cuero | chubasquero amarillo
  | pendiente de plata @roles protagonista | guía | rival | aliada=aliado | testigo
 @hair pelo plateado | pelo negro corto | trenza castaña | cabeza rapada | pelo castaño rizado
+@when al amanecer | esa noche | bajo la lluvia | a mediodía | antes del alba | al anochecer
+ | pasada la medianoche | una mañana gris
+@mood Empieza a llover. | Cae la noche. | Se levanta el viento. | Nadie habla.
+ | La luz se apaga. | Suena una campana a lo lejos. | Todo contiene el aliento.
+ | El aire huele a humo. | Cruje una puerta. | A lo lejos ladra un perro.
+@and y @called {subject} {name}
+@setting La historia transcurre {in_loc} y sus alrededores, {era}.
+@era en la actualidad | un invierno de hace mucho | en un futuro cercano
+ | durante un largo verano
+@summary {who} {verb} {obj} {in_loc} {when}{with_} | {In_loc}, {who} {verb} {obj} {when}{with_}
+ | {When}, {who} {verb} {obj} {in_loc}{with_}
 """
 
 FR = """
@@ -150,6 +172,16 @@ FR = """
 @acc écharpe rouge | long manteau gris | lunettes rondes | sacoche en cuir | ciré jaune
  | boucle d'oreille en argent @roles protagoniste | guide | rivale=rival | alliée=allié | témoin
 @hair cheveux argentés | cheveux noirs courts | tresse auburn | crâne rasé | cheveux bruns bouclés
+@when à l'aube | cette nuit-là | sous la pluie | à midi | avant le lever du jour
+ | au crépuscule | après minuit | par un matin gris
+@mood Il commence à pleuvoir. | La nuit tombe. | Le vent se lève. | Personne ne parle.
+ | La lumière décline. | Une cloche sonne au loin. | Tout retient son souffle.
+ | L'air sent la fumée. | Une porte grince. | Au loin, un chien aboie.
+@and et @called {subject} {name}
+@setting L'histoire se déroule {in_loc} et aux alentours, {era}.
+@era de nos jours | un hiver d'autrefois | dans un futur proche | au cours d'un long été
+@summary {who} {verb} {obj} {in_loc} {when}{with_} | {In_loc}, {who} {verb} {obj} {when}{with_}
+ | {When}, {who} {verb} {obj} {in_loc}{with_}
 """
 
 DE = """
@@ -201,4 +233,16 @@ DE = """
 @acc roter Schal | langer grauer Mantel | runde Brille | Ledertasche | gelbe Regenjacke
  | silberner Ohrring @roles Protagonistin=Protagonist | Mentorin=Mentor | Rivalin=Rivale
  | Verbündete=Verbündeter | Zeugin=Zeuge
+@when bei Tagesanbruch | in jener Nacht | im Regen | am Mittag | vor Sonnenaufgang
+ | in der Dämmerung | nach Mitternacht | an einem grauen Morgen
+@mood Es beginnt zu regnen. | Die Nacht bricht herein. | Der Wind frischt auf.
+ | Niemand spricht. | Das Licht schwindet. | Irgendwo läutet eine Glocke.
+ | Alles hält den Atem an. | Die Luft riecht nach Rauch. | Eine Tür knarrt.
+ | In der Ferne bellt ein Hund.
+@and und @called {subject} {name}
+@setting Die Geschichte spielt {in_loc} und in der Umgebung, {era}.
+@era in der Gegenwart | in einem Winter vor langer Zeit | in naher Zukunft
+ | während eines langen Sommers
+@summary {who} {verb} {obj} {in_loc} {when}{with_} | {In_loc} {verb} {who} {obj} {when}{with_}
+ | {When} {verb} {who} {obj} {in_loc}{with_}
 """

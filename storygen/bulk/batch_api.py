@@ -31,6 +31,7 @@ from storygen.bulk.batch_api_plan import (
 )
 from storygen.bulk.folder import BulkDir, Entry
 from storygen.core.errors import MalformedOutputError, StoryGenError
+from storygen.core.looks import lock_looks
 from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming
 from storygen.core.planning import assemble_script, scene_durations
 from storygen.core.prompts import estimate_tokens
@@ -265,7 +266,10 @@ class BatchRounds:
             return  # read before a restart: never written twice
         draft = self.backend.read_answer("scene", SceneDraft, completion, limit, 0)
         durations = scene_durations(state.request.duration_s, state.request.seconds_per_scene)
-        scene = Scene.from_draft(draft.value, index, durations[index - 1])
+        value = draft.value
+        if state.outline is not None:  # its bible's looks, as in a live run
+            value = lock_looks(value, state.outline.bible)
+        scene = Scene.from_draft(value, index, durations[index - 1])
         tries = int(self.bulk.manifest.tries.get(cid, 0))
         timing = scene_timing(state, index, record, at, tries, draft, body)
         run.append(scene, timing)

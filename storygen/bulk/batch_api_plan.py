@@ -8,7 +8,9 @@ known when its round is sent:
 - batched(B): round r is batch r of every script, each scene with the summaries of the
   scenes before its batch, as in a live batched run.
 
-Windowed and sequential runs need the previous answer before the next call: refused.
+Windowed and sequential runs need the previous answer before the next call: refused. So
+is a story bible call (``bible`` rows) for batched runs, for now: it would be a round of its
+own; an outline run needs none, its outline is its bible.
 Planning from the store (not from memory) makes a restarted process plan the same rounds.
 """
 
@@ -27,14 +29,18 @@ BATCH_STRATEGIES = ("outline", "batched")
 
 def check_batchable(request: ScriptRequest) -> None:
     """Only strategies whose calls of one round need nothing from each other."""
-    if request.strategy in BATCH_STRATEGIES and request.adaptive is None:
+    bible_call = request.bible and request.strategy != "outline"
+    if request.strategy in BATCH_STRATEGIES and request.adaptive is None and not bible_call:
         return
-    why = (
-        "adaptive concurrency needs answers as they come"
-        if request.adaptive is not None
-        else f"{request.strategy} needs each scene's predecessors written before it starts, "
-        "and a Batch API job returns its answers only hours later"
-    )
+    if request.adaptive is not None:
+        why = "adaptive concurrency needs answers as they come"
+    elif request.strategy in BATCH_STRATEGIES:
+        why = "a story bible call is not sent through the Batch API yet; an outline is one"
+    else:
+        why = (
+            f"{request.strategy} needs each scene's predecessors written before it starts, "
+            "and a Batch API job returns its answers only hours later"
+        )
     raise InvalidRequestError(
         f"--via batch-api takes the outline or batched strategy only ({why}); "
         "use --via live for this row",

@@ -2,7 +2,8 @@
 
 Layout of ``--out-dir``: manifest.json (rows -> run ids, rejected rows, the Batch API
 jobs submitted), scripts/row-NNNN.<format> (one export per finished script, written
-atomically) and summary.csv (one line per input row). The scenes themselves live in the
+atomically) and summary.csv (one line per input row, with its script's continuity findings
+once it is finished). The scenes themselves live in the
 run store, one run directory per script, so a kill loses nothing and resume pays for
 nothing twice.
 """
@@ -43,6 +44,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "cost_usd",
     "priced_as",
     "error",
+    "findings",  # continuity findings of a finished script (core.continuity); last: new
 )
 
 
@@ -60,6 +62,7 @@ class SummaryLine:
     cost_usd: float | None = None
     priced_as: str = ""
     error: str = ""
+    findings: int | None = None  # unknown until the script is finished
 
 
 class BulkDir:
@@ -68,6 +71,9 @@ class BulkDir:
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = Path(path)
         self.manifest = manifest
+        # findings of finished scripts by run id: a finished script never changes, and a
+        # page polling the summary should not parse every script again
+        self._findings: dict[str, int] = {}
 
     @classmethod
     def create(
@@ -176,7 +182,7 @@ class BulkDir:
     def summary(self) -> list[SummaryLine]:
         """Every input row, from the run store: the truth, whatever the process saw."""
         price_as, batch = self.manifest.price_as, self.manifest.via == "batch-api"
-        lines = [_line(e, self.run(e), price_as, batch) for e in self.entries]
+        lines = [_line(e, self.run(e), price_as, batch, self._findings) for e in self.entries]
         lines += [SummaryLine(r.row, r.idea, "rejected", error=r.error) for r in self.rejected]
         return sorted(lines, key=lambda line: line.row)
 
@@ -191,7 +197,21 @@ class BulkDir:
         return lines
 
 
-def _line(entry: Entry, run: RunDir, price_as: str, batch: bool) -> SummaryLine:
+def _findings(run: RunDir, status: dict[str, Any], known: dict[str, int]) -> int | None:
+    """How many continuity findings a finished script has: from its status when the store
+    wrote them there, else from the script (once per run)."""
+    if status.get("status") != "finished":
+        return None
+    if "findings" in status:
+        return int(status["findings"])
+    if run.run_id not in known and (script := run.finished_script()) is not None:
+        known[run.run_id] = len(export.findings_of(script))
+    return known.get(run.run_id)
+
+
+def _line(
+    entry: Entry, run: RunDir, price_as: str, batch: bool, known: dict[str, int]
+) -> SummaryLine:
     status = run.status()
     wall = status.get("wall_time_s")
     request: ScriptRequest = run.request()
@@ -221,4 +241,5 @@ def _line(entry: Entry, run: RunDir, price_as: str, batch: bool) -> SummaryLine:
         cost_usd=None if cost is None else round(cost, 6),
         priced_as=priced_as if cost is not None else "",
         error=str(status.get("error") or ""),
+        findings=_findings(run, status, known),
     )

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from storygen.backends.config import BackendConfig, openai_config_from_env
 from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, SHARE
-from storygen.core.models import HedgeSettings
+from storygen.core.models import HedgeSettings, ScriptRequest
 from storygen.core.tasks import Backend
 
 
@@ -238,6 +238,24 @@ def hedge_settings(args: argparse.Namespace) -> HedgeSettings | None:
         raise Usage(f"{flag}: {err['msg']} (got {err.get('input')!r})") from None
 
 
+def add_bible_flags(p: argparse.ArgumentParser) -> None:
+    """``--bible/--no-bible``; not given, the request's own default holds (one place)."""
+    on = ScriptRequest.model_fields["bible"].default
+    p.add_argument(
+        "--bible",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one story bible call before any scene fixes the cast, their looks, the setting "
+        "and the key objects, and every scene prompt quotes it; an outline run's outline is "
+        f"its bible (default: {'--bible' if on else '--no-bible'})",
+    )
+
+
+def bible_choice(args: argparse.Namespace) -> dict[str, bool]:
+    """The request field ``--bible/--no-bible`` sets, if either was given."""
+    return {} if args.bible is None else {"bible": args.bible}
+
+
 def add_hedge_flags(p: argparse.ArgumentParser) -> None:
     tail = p.add_argument_group("hung calls (hedging: a backup for a call far slower than usual)")
     tail.add_argument(
@@ -254,3 +272,45 @@ def add_hedge_flags(p: argparse.ArgumentParser) -> None:
         default=0.05,
         help="backups as a share of all calls, at most",
     )
+
+
+def add_repair_flags(p: argparse.ArgumentParser) -> None:
+    """``--repair/--no-repair`` and ``--repair-budget``; not given, the request's defaults."""
+    on = ScriptRequest.model_fields["repair"].default
+    share = ScriptRequest.model_fields["repair_budget"].default
+    g = p.add_argument_group("repair (write the scenes the continuity check flags again)")
+    g.add_argument(
+        "--repair",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="once every scene is written, check the script and write each flagged scene "
+        "again, told its neighbours and what was wrong; it is kept only when the script "
+        f"then has fewer findings (default: {'--repair' if on else '--no-repair'})",
+    )
+    g.add_argument(
+        "--repair-budget",
+        default=None,
+        metavar="SHARE",
+        help=f"extra calls as a share of the scenes, above 0 and at most 1; at least one "
+        f"call (default: {share:g})",
+    )
+
+
+def repair_choice(args: argparse.Namespace) -> dict[str, bool | float]:
+    """The request fields ``--repair/--no-repair`` and ``--repair-budget`` set, if given."""
+    chosen: dict[str, bool | float] = {} if args.repair is None else {"repair": args.repair}
+    if args.repair_budget is None:
+        return chosen
+    bad = Usage(
+        "--repair-budget takes a share of the scenes above 0 and at most 1, e.g. 0.1 "
+        f"(got {args.repair_budget!r})"
+    )
+    try:
+        share = float(args.repair_budget)
+    except ValueError:
+        raise bad from None
+    if not 0 < share <= 1:  # NaN fails this too
+        raise bad
+    if not chosen.get("repair", ScriptRequest.model_fields["repair"].default):
+        raise Usage("--repair-budget applies only with --repair")
+    return {**chosen, "repair_budget": share}

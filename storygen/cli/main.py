@@ -14,8 +14,10 @@ from storygen.cli.flags import (
     Parser,
     Usage,
     add_backend_flags,
+    add_bible_flags,
     add_hedge_flags,
     add_price_as,
+    add_repair_flags,
     add_sim_server_flags,
 )
 from storygen.core import export
@@ -28,6 +30,7 @@ from storygen.core.models import STRATEGIES
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("storygen.cli.runs", "cmd_generate"),
     "resume": ("storygen.cli.runs", "cmd_resume"),
+    "check": ("storygen.cli.check", "cmd_check"),
     "bench": ("storygen.cli.benchmark", "cmd_bench"),
     "serve-sim": ("storygen.cli.serve_sim", "cmd_serve_sim"),
     "bulk": ("storygen.cli.bulk", "cmd_bulk"),
@@ -66,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         help="with --batch-size adaptive: the most calls in flight",
     )
     add_hedge_flags(gen)
+    add_bible_flags(gen)
+    add_repair_flags(gen)
     gen.add_argument(
         "--lag-allowance",
         type=int,
@@ -96,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--format", choices=export.FORMATS, default=None)
     res.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_price_as(res)
+
+    _add_check_parser(sub)
 
     bench = sub.add_parser(
         "bench", help="compare strategies on the same latencies", formatter_class=Help
@@ -175,6 +182,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     bulk_flags.add_parsers(sub)
     return root
+
+
+def _add_check_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+    check = sub.add_parser(
+        "check",
+        help="continuity findings of a run or an exported script",
+        description="Names, looks, narration length and repeats, scene by scene. "
+        "Exits 0 when it ran (1 with --strict and findings; 2 when PATH is not a script).",
+        formatter_class=Help,
+    )
+    check.add_argument(
+        "path", type=Path, metavar="PATH", help="a run directory or a script exported as JSON"
+    )
+    check.add_argument("--json", action="store_true", help='print {"findings", "counts"}')
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are findings")
+    check.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="WORDS_PER_S",
+        help="speaking rate (default 2.5 words/s; Chinese and Japanese 5 characters/s)",
+    )
 
 
 def command(name: str) -> Callable[[argparse.Namespace], int]:

@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 from storygen.backends.factory import build_backend
-from storygen.cli.flags import backend_config, concurrency_value, fail_scenes_of, hedge_settings
+from storygen.cli.flags import (
+    backend_config,
+    bible_choice,
+    concurrency_value,
+    fail_scenes_of,
+    hedge_settings,
+    repair_choice,
+)
 from storygen.core import export
+from storygen.core.continuity import counts, summary_line
 from storygen.core.models import AdaptiveSettings, Script, ScriptRequest
 from storygen.core.pricing import cost_line, current_prices
 from storygen.policies.retry import RetryPolicy
@@ -47,7 +55,8 @@ def _written(script: Script, already: int) -> None:
 
 
 def summary(script: Script) -> None:
-    """What the tail and the limits did, when there is something to say."""
+    """What the tail and the limits did, when there is something to say; then, always, what
+    the continuity check found."""
     meta = script.meta
     parts = []
     if script.request.adaptive is not None:
@@ -64,6 +73,29 @@ def summary(script: Script) -> None:
         parts.append(f"{meta.rate_limited} calls answered 429")
     if parts:
         print("; ".join(parts))
+    print(summary_line(script.findings))
+
+
+def _findings(by_kind: dict[str, int]) -> str:
+    """ "3 findings (2 name_variant, 1 repetition)", as ``summary_line`` words a list."""
+    total = sum(by_kind.values())
+    if not total:
+        return "no findings"
+    parts = ", ".join(f"{n} {kind}" for kind, n in by_kind.items() if n)
+    return f"{total} finding{'s' if total != 1 else ''} ({parts})"
+
+
+def repair_summary(script: Script) -> None:
+    """What the repair pass did, when it ran."""
+    meta = script.meta
+    if meta.findings_before is None:
+        return
+    plural = "s" if meta.repair_calls != 1 else ""
+    print(
+        f"repaired {meta.repaired_scenes} of {meta.flagged_scenes} flagged scenes "
+        f"({meta.repair_calls} extra call{plural}); continuity before: "
+        f"{_findings(meta.findings_before)}, after: {_findings(counts(script.findings))}"
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -83,6 +115,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         hedge=hedge_settings(args),
         adaptive=AdaptiveSettings() if args.concurrency == "adaptive" else None,
+        **bible_choice(args),
+        **repair_choice(args),
     )
     if fail := fail_scenes_of(args, request.scene_count):
         backend = build_backend(config, fail)
@@ -95,6 +129,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.close()
     _written(script, 0)
     summary(script)
+    repair_summary(script)
     _save(script, args.out, args.format, run_dir.path, args.price_as)
     return 0
 
@@ -114,5 +149,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _written(script, already)
+    repair_summary(script)
     _save(script, args.out, args.format, run_dir.path, args.price_as)
     return 0

@@ -1,4 +1,8 @@
-"""Scripts out: JSON (loads back), CSV (one row a scene, for spreadsheets), Markdown."""
+"""Scripts out: JSON (loads back), CSV (one row a scene, for spreadsheets), Markdown.
+
+JSON carries ``Script.findings`` (the continuity check the run ended with); Markdown closes
+with a continuity appendix, so whoever reads only the screenplay sees them too.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from storygen.core.continuity import Finding, summary_line
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import CSV_COLUMNS, Script
 
 Format = Literal["json", "csv", "md"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "md")
+
+
+def findings_of(script: Script) -> list[Finding]:
+    """The continuity findings to show for ``script``: those its run recorded, or, for a
+    script saved before runs recorded them (or made by hand), the check run now. An empty
+    list read from a file is a clean run, not a missing check."""
+    if "findings" in script.model_fields_set:
+        return list(script.findings)
+    return script.check()
 
 
 def to_json(script: Script) -> str:
@@ -37,14 +51,25 @@ def to_csv(script: Script) -> str:
     return "\ufeff" + buf.getvalue()
 
 
+def _continuity_appendix(findings: list[Finding]) -> list[str]:
+    """Each finding under its scene, with the text that shows it quoted below."""
+    lines = ["## Continuity", "", summary_line(findings), ""]
+    for f in findings:
+        lines += [f"- **Scene {f.scene}** · {f.kind}: {f.detail}"]
+        lines += ["  > " + f.evidence.replace("\n", "\n  > ")] if f.evidence else []
+    return [*lines, ""] if findings else lines
+
+
 def to_markdown(script: Script) -> str:
-    """A readable screenplay."""
+    """A readable screenplay, then its continuity appendix."""
     lines = [f"# {script.title}", ""]
     if script.outline:
-        lines += [f"*{script.outline.logline}*", "", "## Characters", ""]
-        lines += [
-            f"- **{c.name}**, {c.role}: {c.visual_identity}" for c in script.outline.characters
-        ]
+        lines += [f"*{script.outline.logline}*", ""]
+    # the cast every scene was told: the outline's, or the bible call's
+    cast = script.outline or script.bible
+    if cast is not None:
+        lines += ["## Characters", ""]
+        lines += [f"- **{c.name}**, {c.role}: {c.visual_identity}" for c in cast.characters]
         lines.append("")
     for s in script.scenes:
         lines += [
@@ -59,6 +84,7 @@ def to_markdown(script: Script) -> str:
         ]
         for d in s.dialogues:
             lines += [f"**{d.speaker.upper()}**: {d.line}", ""]
+    lines += _continuity_appendix(findings_of(script))
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storygen.core.bounds import CONCURRENCY, DURATION_S, HEDGE_AFTER_S, SHARE
+from storygen.core.continuity import Finding, check
 from storygen.core.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -98,6 +99,17 @@ class ScriptRequest(BaseModel):
         default=None,
         description="find the concurrency at run time, up to `concurrency`; none: fixed",
     )
+    # A story bible call before any scene (core.prompts.bible_prompt). Off by default until
+    # measured: it costs one call's latency up front.
+    bible: bool = Field(default=False, description="true or false")
+    # Regenerate the scenes the continuity check flags, within ``repair_budget``.
+    repair: bool = Field(default=False, description="true or false")
+    repair_budget: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="a share of the scenes, above 0 and at most 1; at least one call",
+    )
 
     @field_validator("idea")
     @classmethod
@@ -140,22 +152,39 @@ def request_error(exc: ValidationError) -> InvalidRequestError:
     return InvalidRequestError("invalid request: " + "; ".join(parts), field=first_field)
 
 
+# The field descriptions of what a model writes are prompt text: the JSON schema sent to
+# models carries them (core.prompts.schema_for), and a model takes them as instructions.
+_SAME_NAMES = "spelled exactly as the story bible or earlier scenes spell them"
+
+
 class Dialogue(BaseModel):
-    speaker: str
-    line: str
+    speaker: str = Field(description=f"The name of the character who speaks, {_SAME_NAMES}.")
+    line: str = Field(description="What the character says, one short line.")
 
 
 class SceneDraft(BaseModel):
     """The creative fields of a scene: all a model is trusted to supply."""
 
-    title: str
-    visual_prompt: str = Field(description="what the video model should render")
-    narration: str
-    characters: list[str] = Field(default_factory=list)
-    location: str
-    dialogues: list[Dialogue] = Field(default_factory=list)
-    camera: str
-    summary: str = Field(description="one line, used as context for later scenes")
+    title: str = Field(description="A short title for this scene.")
+    visual_prompt: str = Field(
+        description="What the video model renders in this clip, in one paragraph: the place, "
+        "the light, the action, and every character present with their full look."
+    )
+    narration: str = Field(
+        description="What the narrator says over this clip; short enough to fit its length."
+    )
+    characters: list[str] = Field(
+        default_factory=list,
+        description=f"The names of the characters in this scene, {_SAME_NAMES}.",
+    )
+    location: str = Field(description="Where this scene takes place.")
+    dialogues: list[Dialogue] = Field(
+        default_factory=list, description="The lines spoken in this scene, in order; may be empty."
+    )
+    camera: str = Field(description="The shot and the camera's movement.")
+    summary: str = Field(
+        description="One line: what happens and who is in it, by name. Later scenes read it."
+    )
 
 
 class Scene(SceneDraft):
@@ -170,18 +199,43 @@ class Scene(SceneDraft):
 
 
 class Character(BaseModel):
-    name: str
-    role: str
-    visual_identity: str = Field(description="how the character must look in every clip")
+    name: str = Field(description="The character's name, spelled the same in every scene.")
+    role: str = Field(description="Who the character is in the story, in a few words.")
+    visual_identity: str = Field(
+        description="How the character looks in every clip (face, build, hair, clothes), "
+        "in one short phrase a video model can render the same way each time."
+    )
+
+
+_CAST = "The cast: at most 8 characters, each with a name, a role and a look that never changes."
+_SETTING = "Where and when the story takes place, in one short sentence."
+_OBJECTS = "The few key objects the story turns on, a few words each."
+
+
+class Bible(BaseModel):
+    """What every scene must agree on, written once before any scene and quoted in each."""
+
+    characters: list[Character] = Field(description=_CAST)
+    setting: str = Field(default="", description=_SETTING)
+    objects: list[str] = Field(default_factory=list, description=_OBJECTS)
 
 
 class Outline(BaseModel):
-    """The plan of plan-then-write: a character bible and one beat per scene."""
+    """The plan of plan-then-write: a story bible and one beat per scene."""
 
-    title: str
-    logline: str
-    characters: list[Character]
-    beats: list[str]
+    title: str = Field(description="The title of the video.")
+    logline: str = Field(description="One sentence saying what the story is about.")
+    characters: list[Character] = Field(description=_CAST)
+    beats: list[str] = Field(
+        description="Exactly one sentence per scene, in order, together forming one arc."
+    )
+    setting: str = Field(default="", description=_SETTING)
+    objects: list[str] = Field(default_factory=list, description=_OBJECTS)
+
+    @property
+    def bible(self) -> Bible:
+        """An outline run's bible: one model serves both, so no separate bible call."""
+        return Bible(characters=self.characters, setting=self.setting, objects=self.objects)
 
 
 class SceneTiming(BaseModel):
@@ -208,6 +262,7 @@ class SceneTiming(BaseModel):
     call_start_s: float | None = Field(
         default=None, description="when the answered call was sent, after any wait for room"
     )
+    repair: bool = Field(default=False, description="a repair pass call, in a group of its own")
 
 
 class RunMeta(BaseModel):
@@ -225,6 +280,16 @@ class RunMeta(BaseModel):
     outline_end_s: float | None = None
     outline_prompt_tokens: int = 0
     outline_completion_tokens: int = 0
+    bible_start_s: float | None = None
+    bible_end_s: float | None = None
+    bible_prompt_tokens: int = 0
+    bible_completion_tokens: int = 0
+    repair_calls: int = Field(default=0, description="scene calls of the repair pass")
+    findings_before: dict[str, int] | None = Field(
+        default=None, description="findings by kind before the repair pass; none: no repair"
+    )
+    flagged_scenes: int = Field(default=0, description="scenes a repair call could fix, before")
+    repaired_scenes: int = Field(default=0, description="scenes a repair call replaced")
     timeline: list[SceneTiming] = Field(default_factory=list)
     concurrency_trace: list[tuple[float, int]] = Field(
         default_factory=list, description="adaptive runs: (seconds, calls allowed) per change"
@@ -234,12 +299,12 @@ class RunMeta(BaseModel):
     def prompt_tokens(self) -> int:
         """Every token paid for, a cancelled backup's (or primary's) included."""
         scenes = sum(t.prompt_tokens + t.extra_prompt_tokens for t in self.timeline)
-        return self.outline_prompt_tokens + scenes
+        return self.outline_prompt_tokens + self.bible_prompt_tokens + scenes
 
     @property
     def completion_tokens(self) -> int:
         scenes = sum(t.completion_tokens + t.extra_completion_tokens for t in self.timeline)
-        return self.outline_completion_tokens + scenes
+        return self.outline_completion_tokens + self.bible_completion_tokens + scenes
 
     @property
     def hedges(self) -> int:
@@ -279,8 +344,17 @@ class Script(BaseModel):
     title: str
     request: ScriptRequest
     outline: Outline | None = None
+    # The bible every scene was told: the bible call's, or an outline run's outline.bible.
+    bible: Bible | None = None
     scenes: list[Scene]
     meta: RunMeta
+    findings: list[Finding] = Field(
+        default_factory=list, description="the continuity check when the run finished"
+    )
+
+    def check(self, *, rate: float | None = None) -> list[Finding]:
+        """The continuity check of this script as it is now (``core.continuity``)."""
+        return check(self, rate=rate)
 
     def rows(self) -> Iterator[tuple[int, str, str, str, str, str, str, str, str, str]]:
         """One row a scene in CSV_COLUMNS order, lists joined readably: the CSV export and

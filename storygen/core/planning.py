@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from storygen.core.errors import InvalidRequestError
-from storygen.core.models import Outline, RunMeta, Scene, Script, ScriptRequest
+from storygen.core.models import Bible, Outline, RunMeta, Scene, Script, ScriptRequest
 
 CLIP_SECONDS = 8.0
 
@@ -53,14 +53,22 @@ def title_from_idea(idea: str) -> str:
 
 
 def assemble_script(
-    request: ScriptRequest, outline: Outline | None, scenes: list[Scene], meta: RunMeta
+    request: ScriptRequest,
+    outline: Outline | None,
+    scenes: list[Scene],
+    meta: RunMeta,
+    bible: Bible | None = None,
 ) -> Script:
     """The script of a finished run, live or through the Batch API: titled by its outline,
-    or, without one, by the idea."""
-    return Script(
+    or, without one, by the idea; with the bible its scenes were told (an outline run's is
+    its outline's) and the continuity check's findings, so that every export carries them."""
+    script = Script(
         title=outline.title if outline else title_from_idea(request.idea),
         request=request,
         outline=outline,
+        bible=bible if bible is not None or outline is None else outline.bible,
         scenes=scenes,
         meta=meta,
     )
+    script.findings = script.check()
+    return script

@@ -1,4 +1,4 @@
-"""What the engine needs from an LLM: an outline and one scene at a time."""
+"""What the engine needs from an LLM: an outline or a story bible, and one scene at a time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from storygen.core.models import Outline, Scene, SceneDraft, ScriptRequest
+from storygen.core.models import Bible, Outline, Scene, SceneDraft, ScriptRequest
 
 T = TypeVar("T")
 
@@ -20,6 +20,8 @@ class SceneContext:
     beat: str | None = None
     previous_beat: str | None = None
     next_beat: str | None = None
+    bible: Bible | None = None  # an outline run's is its outline's
+    following: tuple[tuple[int, str], ...] = ()  # summaries after k (a repair's neighbours)
 
 
 def scene_context(
@@ -28,18 +30,21 @@ def scene_context(
     scenes: Mapping[int, Scene],
     context_scenes: int,
     outline: Outline | None,
+    bible: Bible | None = None,
 ) -> SceneContext:
     """What scene k is told, live or through the Batch API: the summaries of the last
-    ``context_scenes`` of scenes 1..upto (which the strategy chose), and, with an outline,
-    the plan, its beat and its neighbours' beats."""
+    ``context_scenes`` of scenes 1..upto (which the strategy chose), the story bible if
+    there is one, and, with an outline, the plan (whose bible it is), its beat and its
+    neighbours' beats."""
     first = max(1, upto - context_scenes + 1)
     previous = tuple((i, scenes[i].summary) for i in range(first, upto + 1))
     if outline is None:
-        return SceneContext(previous=previous)
+        return SceneContext(previous=previous, bible=bible)
     beats = outline.beats
     return SceneContext(
         previous=previous,
         outline=outline,
+        bible=outline.bible,
         beat=beats[k - 1],
         previous_beat=beats[k - 2] if k > 1 else None,
         next_beat=beats[k] if k < len(beats) else None,
@@ -85,6 +90,15 @@ class Backend(Protocol):
         feedback: str | None = None,
         hedge: int = 0,
     ) -> Generation[Outline]: ...
+
+    async def write_bible(
+        self,
+        request: ScriptRequest,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+    ) -> Generation[Bible]: ...
 
     async def write_scene(
         self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0

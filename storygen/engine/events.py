@@ -27,6 +27,13 @@ class OutlineFinished:
 
 
 @dataclass(frozen=True)
+class BibleFinished:
+    """The story bible is known (written now, or read back on resume): scenes may start."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class SceneStarted:
     index: int
     group: int
@@ -74,6 +81,7 @@ class RunFailed:
 Event = (
     RunStarted
     | OutlineFinished
+    | BibleFinished
     | SceneStarted
     | SceneRetrying
     | SceneFinished

@@ -12,19 +12,21 @@ import logging
 import time
 from collections.abc import Iterable
 
+from storygen.core.continuity import counts
 from storygen.core.errors import (
-    MalformedOutputError,
     PermanentError,
     RunFailedError,
     StoreError,
     StoryGenError,
 )
-from storygen.core.models import Outline, RunMeta, Scene, SceneTiming, Script, ScriptRequest
+from storygen.core.looks import lock_looks
+from storygen.core.models import RunMeta, Scene, SceneTiming, Script, ScriptRequest
 from storygen.core.planning import assemble_script, scene_durations
-from storygen.core.tasks import Backend, Generation, SceneTask, scene_context
-from storygen.engine.admission import admission, concurrency_limit, through
+from storygen.core.tasks import Backend, SceneTask, scene_context
+from storygen.engine.admission import admission, concurrency_limit
 from storygen.engine.attempts import attempt_for
 from storygen.engine.events import (
+    BibleFinished,
     Broadcast,
     OutlineFinished,
     RunFailed,
@@ -35,11 +37,13 @@ from storygen.engine.events import (
     SceneStarted,
     Subscriber,
 )
+from storygen.engine.plan_calls import PlanCalls
 from storygen.engine.prior import Prior
+from storygen.engine.repair import RepairPass
 from storygen.engine.scenes import Groups, SceneCalls, scene_timing
 from storygen.engine.sinks import Sink, sink_for
 from storygen.policies.budget import Budget
-from storygen.policies.retry import RetryPolicy, call_with_retries
+from storygen.policies.retry import RetryPolicy
 from storygen.scheduling.scheduler import Scheduler
 from storygen.scheduling.strategies import strategy_for
 from storygen.store import RunDir
@@ -77,11 +81,16 @@ class _Run:
         self.limit = concurrency_limit(request.adaptive, request.concurrency, plain, self.now)
         self.strategy = strategy_for(request, self.limit.size)
         self.admission = admission(self.limit, budget)
+        self.plan = PlanCalls(request, backend, policy, self.admission.outline, sink, self.now)
         self.outline = prior.outline
+        self.bible = prior.bible
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
         # A resumed run's new timings follow the earlier ones on the chart.
-        self.offset = max((t.end_s for _, t in prior.scenes.values()), default=0.0)
+        earlier = [t for _, t in [*prior.scenes.values(), *prior.repairs]]
+        self.offset = max((t.end_s for t in earlier), default=0.0)
         self.timings: dict[int, SceneTiming] = {k: t for k, (_, t) in prior.scenes.items()}
+        self.repaired = prior.repairs  # the repair pass's calls already made
+        self.repair_rows: list[SceneTiming] = []
         # batched sizes each batch from the limit; the others cap the calls in flight by it
         cap = self.limit.size if self.strategy.caps_in_flight else None
         self.sched = Scheduler(self.strategy, self.total, done=self.scenes, cap=cap)
@@ -119,8 +128,10 @@ class _Run:
             )
         )
         try:
-            if not self.strategy.needs_outline or await self._ensure_outline():
+            if await self._ensure_plan():
                 await self._write_scenes()
+            if self.failure is None and self.request.repair:
+                await self._repair()
             if self.failure is None:
                 return await self._finish()
         except Exception as exc:  # a bug, or the store failing at the very end
@@ -145,39 +156,29 @@ class _Run:
             self.failure = (where, index, exc)
         self.wake.set()
 
-    def _mark(self, status: str, error: str) -> None:
+    def _mark(self, status: str, error: str | None) -> None:
         until_now = self.now() - self.offset  # the time until it stopped
         self.sink.mark(status, error, len(self.scenes), until_now)
 
-    async def _ensure_outline(self) -> bool:
-        """Write (or reuse) the plan; False when it failed for good."""
-        if self.outline is None:
-            start = self.now()
-            try:
-                gen, _ = await call_with_retries(self.policy, self._outline_call)
-                self.sink.save_outline(gen.value)
-            except Exception as exc:
-                self._fail(None, exc, "the outline")
-                return False
-            self.outline = gen.value
-            self.meta.outline_start_s, self.meta.outline_end_s = start, self.now()
-            self.meta.outline_prompt_tokens = gen.prompt_tokens
-            self.meta.outline_completion_tokens = gen.completion_tokens
-        self.sched.outline_done()
-        self.emit(OutlineFinished(self.now()))
+    async def _ensure_plan(self) -> bool:
+        """What every scene is told before any starts, written now or read back: the outline
+        when the strategy plans, else the story bible when asked for (an outline already is
+        one). False when that call failed for good."""
+        needs_outline = self.strategy.needs_outline
+        try:
+            if needs_outline and self.outline is None:
+                self.outline = await self.plan.outline(self.meta)
+            elif not needs_outline and self.request.bible and self.bible is None:
+                self.bible = await self.plan.bible(self.meta)
+        except Exception as exc:
+            self._fail(None, exc, "the outline" if needs_outline else "the story bible")
+            return False
+        if needs_outline:
+            self.sched.outline_done()
+            self.emit(OutlineFinished(self.now()))
+        elif self.bible is not None:
+            self.emit(BibleFinished(self.now()))
         return True
-
-    async def _outline_call(self, attempt: int, feedback: str | None) -> Generation[Outline]:
-        async with through(self.admission.outline).slot():
-            gen = await self.backend.write_outline(
-                self.request, self.total, attempt=attempt, feedback=feedback
-            )
-        if len(gen.value.beats) != self.total:
-            raise MalformedOutputError(
-                f"the outline must have exactly {self.total} beats, "
-                f"one per scene (it had {len(gen.value.beats)})"
-            )
-        return gen
 
     async def _write_scenes(self) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -215,12 +216,17 @@ class _Run:
         start = self.now()
         lag = self.sched.context_lag(k)
         upto = self.sched.context_upto(k)
-        context = scene_context(k, upto, self.scenes, self.request.context_scenes, self.outline)
+        context = scene_context(
+            k, upto, self.scenes, self.request.context_scenes, self.outline, self.bible
+        )
         group = self.groups.started(k, start)
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
         self.emit(SceneStarted(k, group, start))
         sent = await self.calls.send(task, start)
-        scene = Scene.from_draft(sent.answer.generation.value, k, self.durations[k - 1])
+        draft = sent.answer.generation.value
+        if context.bible is not None:  # looks by construction, before the scene is stored
+            draft = lock_looks(draft, context.bible)
+        scene = Scene.from_draft(draft, k, self.durations[k - 1])
         end = self.now()
         self.limit.answered(end - sent.last_s, sent.ticket)  # queueing included: the signal
         self._record(scene, scene_timing(task, group, start, end, lag, sent))
@@ -235,12 +241,37 @@ class _Run:
         if batch is not None:
             self.emit(batch)
 
+    async def _repair(self) -> None:
+        """The repair pass (``engine.repair``), once every scene is written: the status
+        says so, and a resumed run whose scenes are all done goes straight to it."""
+        self._mark("repairing", None)
+        written = {k: (self.scenes[k], self.timings[k]) for k in self.scenes}
+        repair = RepairPass(
+            self.request,
+            written,
+            (self.outline, self.bible),
+            self.calls,
+            self.sink.append,
+            self.strategy.concurrency,
+            self.repaired,
+        )
+        failed = await repair.run()
+        self.scenes.update(repair.kept)
+        self.repair_rows = repair.rows
+        self.meta.findings_before = counts(repair.plan.before)
+        self.meta.flagged_scenes = repair.plan.flagged
+        self.meta.repair_calls = len(repair.rows)
+        self.meta.repaired_scenes = repair.repaired
+        if failed is not None:
+            k, exc = failed
+            self._fail(None, exc, f"the repair of scene {k}")
+
     async def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset
-        self.meta.timeline = [self.timings[k] for k in sorted(self.timings)]
+        self.meta.timeline = [self.timings[k] for k in sorted(self.timings)] + self.repair_rows
         self.meta.concurrency_trace = self.limit.trace()
         scenes = [self.scenes[k] for k in range(1, self.total + 1)]
-        script = assemble_script(self.request, self.outline, scenes, self.meta)
+        script = assemble_script(self.request, self.outline, scenes, self.meta, self.bible)
         await self.sink.finish(script)
         self.emit(RunFinished(script))
         return script

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storygen.core.models import Outline, Scene, SceneTiming
+from storygen.core.models import Bible, Outline, Scene, SceneTiming
 from storygen.store import RunDir
 
 
 @dataclass
 class Prior:
-    """What an earlier attempt at this run already wrote (for resume)."""
+    """What an earlier attempt at this run already wrote (for resume).
+
+    ``scenes`` are the scenes as first written: the repair pass plans from them, so a
+    resumed pass picks the very scenes the killed one picked. ``repairs`` are the repair
+    calls already made, in order, each with the scene the run keeps (the repaired one, or
+    the first when the repair was no better): a resumed pass does not make them again.
+    """
 
     scenes: dict[int, tuple[Scene, SceneTiming]] = field(default_factory=dict)
     outline: Outline | None = None
+    bible: Bible | None = None
+    repairs: list[tuple[Scene, SceneTiming]] = field(default_factory=list)
 
     @classmethod
     def from_run(cls, run_dir: RunDir) -> Prior:
-        return cls(scenes=run_dir.load_checkpoint(), outline=run_dir.load_outline())
+        lines = run_dir.load_lines()
+        first: dict[int, tuple[Scene, SceneTiming]] = {}
+        for scene, timing in lines:
+            if not timing.repair:
+                first.setdefault(scene.index, (scene, timing))
+        return cls(
+            scenes=first,
+            outline=run_dir.load_outline(),
+            bible=run_dir.load_bible(),
+            repairs=[(s, t) for s, t in lines if t.repair and s.index in first],
+        )
 
     @classmethod
     def for_resume(cls, run_dir: RunDir) -> Prior:

@@ -9,7 +9,7 @@ import logging
 from typing import Protocol
 
 from storygen.core.errors import StoreError
-from storygen.core.models import Outline, Scene, SceneTiming, Script
+from storygen.core.models import Bible, Outline, Scene, SceneTiming, Script
 from storygen.store import RunDir
 
 log = logging.getLogger("storygen")
@@ -26,9 +26,13 @@ class Sink(Protocol):
 
     def save_outline(self, outline: Outline) -> None: ...
 
+    def save_bible(self, bible: Bible) -> None: ...
+
     def append(self, scene: Scene, timing: SceneTiming) -> None: ...
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None: ...
+    def mark(
+        self, status: str, error: str | None, scenes_done: int, wall_time_s: float
+    ) -> None: ...
 
     async def finish(self, script: Script) -> None: ...
 
@@ -47,10 +51,13 @@ class NullSink:
     def save_outline(self, outline: Outline) -> None:
         pass
 
+    def save_bible(self, bible: Bible) -> None:
+        pass
+
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         pass
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None:
+    def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
         pass
 
     async def finish(self, script: Script) -> None:
@@ -80,10 +87,13 @@ class RunDirSink:
     def save_outline(self, outline: Outline) -> None:
         self.run_dir.save_outline(outline)
 
+    def save_bible(self, bible: Bible) -> None:
+        self.run_dir.save_bible(bible)
+
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         self.run_dir.append(scene, timing)
 
-    def mark(self, status: str, error: str, scenes_done: int, wall_time_s: float) -> None:
+    def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
         """Status on disk where that is still possible: a full disk must not hide the cause."""
         try:
             self.run_dir.set_status(

@@ -253,7 +253,9 @@ class BatchStore:
                 continue
             answer_id = f"chatcmpl-{batch_id}-{n}"
             fault = "500" if fails else "ok"
-            status, out = answer_chat(config, body, answer_id, int(created + done_s), fault)
+            status, out = answer_chat(
+                config, body, answer_id, int(created + done_s), fault, attempt
+            )
             lines.append(BatchLine(custom_id, done_s, status, out))
         return lines
 

@@ -12,9 +12,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from storygen.backends.simulated_text import make_outline, make_scene
+from storygen.backends.simulated_text import write_answer
 from storygen.core.prompts import ParsedCall, estimate_tokens, parse_prompt
-from storygen.core.tasks import SceneTask
 from storygen.sim.config import SimServerConfig
 from storygen.sim.errors import NOT_STORYGEN, Answer, error_body, server_error, validation_500
 
@@ -31,7 +30,7 @@ class ChatCall:
     """One chat body as serve-sim reads it, before it is answered."""
 
     body: dict[str, Any]
-    parsed: ParsedCall | None  # None: not one of storygen's outline or scene prompts
+    parsed: ParsedCall | None  # None: not one of storygen's outline, bible or scene prompts
     seed: int
     mode: str  # the response_format asked for: json_schema, json_object or none
     max_tokens: int | None  # max_tokens or max_completion_tokens, as asked
@@ -39,10 +38,11 @@ class ChatCall:
 
     @property
     def call(self) -> str | None:
-        """The call's name: "outline" or "scene3"."""
+        """The call's name, as the in-process simulator keys its draws: "outline", "bible"
+        or "scene3"."""
         if self.parsed is None:
             return None
-        return "outline" if self.parsed.kind == "outline" else f"scene{self.parsed.index}"
+        return f"scene{self.parsed.index}" if self.parsed.kind == "scene" else self.parsed.kind
 
 
 def read_chat(body: dict[str, Any]) -> ChatCall:
@@ -145,20 +145,17 @@ def _with_raw_control_characters(content: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
-def _written(parsed: ParsedCall) -> str:
-    """The simulated LLM's JSON for a storygen prompt."""
-    if parsed.kind == "outline":
-        return make_outline(parsed.request, parsed.total).model_dump_json()
-    task = SceneTask(parsed.request, parsed.index, parsed.total, parsed.duration_s, parsed.context)
-    return make_scene(task).model_dump_json()
-
-
-def complete_chat(chat: ChatCall, fault: str, answer_id: str, created: int) -> dict[str, Any]:
+def complete_chat(
+    chat: ChatCall, fault: str, answer_id: str, created: int, attempt: int = 1
+) -> dict[str, Any]:
     """The chat.completion the simulated LLM writes for a storygen prompt, with its usage;
-    the faults "malformed", "newlines" and "length:<N>" spoil the text as asked."""
+    the faults "malformed", "newlines" and "length:<N>" spoil the text as asked.
+
+    The text is the in-process simulator's for the same prompt and attempt: both read the
+    prompt alone (``parse_prompt``) and draw by (seed, call, attempt)."""
     if chat.parsed is None:
         raise ValueError(NOT_STORYGEN)
-    content = _written(chat.parsed)
+    content = write_answer(chat.parsed, attempt).model_dump_json()
     finish, asked = "stop", chat.max_tokens
     if fault == "malformed":
         content = "Sure! Here is the scene: " + content[: len(content) // 2]
@@ -186,7 +183,12 @@ def complete_chat(chat: ChatCall, fault: str, answer_id: str, created: int) -> d
 
 
 def answer_chat(
-    config: SimServerConfig, body: dict[str, Any], answer_id: str, created: int, fault: str = "ok"
+    config: SimServerConfig,
+    body: dict[str, Any],
+    answer_id: str,
+    created: int,
+    fault: str = "ok",
+    attempt: int = 1,
 ) -> Answer:
     """One chat body answered as the live endpoint answers it, without the transport
     (no key, rate limit, latency or connection faults): what a Batch API line gets."""
@@ -197,4 +199,4 @@ def answer_chat(
         return 400, error_body(NOT_STORYGEN)
     if fault.isdigit():
         return server_error(int(fault))
-    return 200, complete_chat(chat, fault, answer_id, created)
+    return 200, complete_chat(chat, fault, answer_id, created, attempt)

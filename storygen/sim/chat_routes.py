@@ -119,7 +119,9 @@ def _served_answer(chat: ChatCall, seen: SimRequest, call: str) -> Any:
     if fault.isdigit():
         status, body = server_error(int(fault))
         return JSONResponse(body, status_code=status)
-    answer = complete_chat(chat, fault, f"chatcmpl-sim-{call}-{seen.attempt}", int(time.time()))
+    answer = complete_chat(
+        chat, fault, f"chatcmpl-sim-{call}-{seen.attempt}", int(time.time()), seen.attempt
+    )
     seen.finish_reason = answer["choices"][0]["finish_reason"]
     if fault == "truncated":  # a complete HTTP answer whose JSON body is cut short
         text = json.dumps(answer)

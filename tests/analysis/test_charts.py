@@ -127,7 +127,7 @@ def test_the_html_report_is_standalone_with_the_table_and_every_chart(frames) ->
         assert f"<td>{config}</td>" in html
     for name in figures:
         assert f'id="chart-{name}"' in html
-    assert html.count("Plotly.newPlot") == 4
+    assert html.count("Plotly.newPlot") == 5  # and speed vs continuity findings
     # plotly.js inlined once, no script loaded from the network: it opens offline
     assert html.count("plotly.js v") == 1
     assert "<script src=" not in html

@@ -230,7 +230,7 @@ def test_compare_adds_an_adaptive_lane_with_its_concurrency_under_the_timeline(
     assert summary.loc["batched(5)", "Final concurrency"] == 5
     assert 1 <= summary.loc["windowed(adaptive)", "Final concurrency"] <= 8
     figures = _figures(at)
-    assert len(figures) == 5
+    assert len(figures) == 6  # the five of every comparison, and the concurrency
     assert "concurrency" in figures[1].layout.title.text  # right under the timeline
     (line,) = figures[1].data
     assert line.name == "windowed(adaptive)"
@@ -309,9 +309,16 @@ def test_the_concurrency_chart_joins_a_comparison_only_when_a_run_is_adaptive(ru
         return comparison_figures(scenes, batch_frame(scenes), summary, limits)
 
     fixed = figures([runs["plain"], runs["hedged"]])
-    assert list(fixed) == ["timeline", "batch_time", "speedup", "tradeoff"]
+    assert list(fixed) == ["timeline", "batch_time", "speedup", "tradeoff", "continuity"]
     mixed = figures([runs["plain"], runs["adaptive_windowed"]])
-    assert list(mixed) == ["timeline", "concurrency", "batch_time", "speedup", "tradeoff"]
+    assert list(mixed) == [
+        "timeline",
+        "concurrency",
+        "batch_time",
+        "speedup",
+        "tradeoff",
+        "continuity",
+    ]
     summary = summary_frame([runs["plain"], runs["adaptive_windowed"]], baseline="estimated")
     html = comparison_report(summary, mixed, BASE)
     assert html.index('id="chart-timeline"') < html.index('id="chart-concurrency"')

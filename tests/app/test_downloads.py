@@ -222,7 +222,7 @@ class _Report(HTMLParser):
 
 
 @pytest.mark.parametrize("baseline", ["measured", "estimated"])
-def test_the_html_report_shows_the_summary_and_all_four_charts_offline(
+def test_the_html_report_shows_the_summary_and_all_five_charts_offline(
     scripts: list[Script], baseline: str
 ) -> None:
     html = _text(_comparison(scripts, baseline)["HTML report"])
@@ -238,9 +238,15 @@ def test_the_html_report_shows_the_summary_and_all_four_charts_offline(
     for row, script in zip(rows, scripts, strict=True):
         assert float(row[1]) == pytest.approx(script.meta.wall_time_s, abs=0.0006)
     assert sorted(page.chart_ids) == sorted(
-        ["chart-timeline", "chart-batch_time", "chart-speedup", "chart-tradeoff"]
+        [
+            "chart-timeline",
+            "chart-batch_time",
+            "chart-speedup",
+            "chart-tradeoff",
+            "chart-continuity",
+        ]
     )
-    assert html.count("Plotly.newPlot(") == 4
+    assert html.count("Plotly.newPlot(") == 5
     # plotly.js itself is inlined, once, so the file works without a network
     assert html.count("* plotly.js v") == 1 and "<script src=" not in html
     if baseline == "estimated":
@@ -323,4 +329,4 @@ def test_the_compare_page_serves_the_comparisons_files(
     page = _Report()
     page.feed(served.text("comparison-report.html"))
     assert [r[0] for r in page.rows[1:]] == ["sequential", "batched(3)"]
-    assert len(page.chart_ids) == 4
+    assert len(page.chart_ids) == 5

@@ -56,7 +56,7 @@ def test_a_comparison_runs_every_lane_and_shows_summary_charts_and_downloads(
     assert summary["Speedup"].iloc[0] == "1.00x"
     speedups = [float(s.rstrip("x")) for s in summary["Speedup"]]
     assert speedups[1] < speedups[2] < speedups[3]  # more in parallel, faster
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5  # and speed vs continuity findings
     labels = [d.label for d in at.download_button]
     assert labels[:4] == ["Results CSV", "Scene timings CSV", "Results JSON", "HTML report"]
     stored = RunStore(runs).list()

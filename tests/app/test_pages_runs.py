@@ -103,4 +103,4 @@ def test_picked_runs_are_compared_on_the_same_charts(monkeypatch, runs) -> None:
     summary = next(d.value for d in at.dataframe if "Configuration" in d.value.columns)
     assert set(summary["Configuration"]) == {"sequential", "batched(5)"}
     assert not any("est." in s for s in summary["Speedup"])  # same request: a measured baseline
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5  # and speed vs continuity findings

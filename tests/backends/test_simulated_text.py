@@ -1,11 +1,15 @@
-"""The simulated LLM's text: deterministic, varied, multilingual and aware of its context."""
+"""The simulated LLM's text: deterministic, varied, multilingual and aware of its context.
+
+Every scene here is written as the backend writes it: from its rendered prompt, read back.
+"""
 
 from __future__ import annotations
 
 import time
 
-from storygen.backends.simulated_text import make_cast, make_outline, make_scene
-from storygen.core.models import ScriptRequest
+from storygen.backends.simulated_text import write_bible, write_outline, write_scene
+from storygen.core.models import Bible, Outline, SceneDraft, ScriptRequest
+from storygen.core.prompts import bible_prompt, outline_prompt, parse_prompt, scene_prompt
 from storygen.core.tasks import SceneContext, SceneTask
 
 IDEA = "A lighthouse keeper finds a map to a drowned city"
@@ -15,86 +19,120 @@ def _req(**fields: object) -> ScriptRequest:
     return ScriptRequest(**{"idea": IDEA, "duration_s": 600, **fields})
 
 
-def _task(req: ScriptRequest, k: int, context: SceneContext | None = None) -> SceneTask:
+def _task(
+    req: ScriptRequest, k: int, context: SceneContext | None = None, duration_s: float = 8.0
+) -> SceneTask:
     return SceneTask(
-        request=req, index=k, total=75, duration_s=8.0, context=context or SceneContext()
+        request=req, index=k, total=75, duration_s=duration_s, context=context or SceneContext()
+    )
+
+
+def scene(task: SceneTask, attempt: int = 1) -> SceneDraft:
+    call = parse_prompt(scene_prompt(task), task.request.seed)
+    assert call is not None
+    return write_scene(call, attempt)
+
+
+def outline(req: ScriptRequest, total: int, attempt: int = 1) -> Outline:
+    call = parse_prompt(outline_prompt(req, total), req.seed)
+    assert call is not None
+    return write_outline(call, attempt)
+
+
+def bible(req: ScriptRequest, attempt: int = 1) -> Bible:
+    call = parse_prompt(bible_prompt(req), req.seed)
+    assert call is not None
+    return write_bible(call, attempt)
+
+
+def _planned(plan: Outline, k: int) -> SceneContext:
+    """What an outline run tells scene k: the plan's bible and beats."""
+    beats = plan.beats
+    return SceneContext(
+        outline=plan,
+        bible=plan.bible,
+        beat=beats[k - 1],
+        previous_beat=beats[k - 2] if k > 1 else None,
+        next_beat=beats[k] if k < len(beats) else None,
     )
 
 
 def test_same_inputs_give_equal_outputs_and_seed_changes_them() -> None:
     req = _req(seed=7)
-    assert make_outline(req, 75) == make_outline(_req(seed=7), 75)
-    assert make_scene(_task(req, 10)) == make_scene(_task(_req(seed=7), 10))
-    assert make_cast(req) == make_cast(_req(seed=7))
+    assert outline(req, 75) == outline(_req(seed=7), 75)
+    assert scene(_task(req, 10)) == scene(_task(_req(seed=7), 10))
+    assert bible(req) == bible(_req(seed=7))
     other = _req(seed=8)
-    assert make_outline(other, 75) != make_outline(req, 75)
-    scenes = [make_scene(_task(req, k)) for k in range(1, 11)]
-    assert scenes != [make_scene(_task(other, k)) for k in range(1, 11)]
+    assert outline(other, 75) != outline(req, 75)
+    scenes = [scene(_task(req, k)) for k in range(1, 11)]
+    assert scenes != [scene(_task(other, k)) for k in range(1, 11)]
 
 
-def test_outline_has_one_beat_per_scene_and_the_cast() -> None:
+def test_outline_has_one_beat_per_scene_and_its_own_bible() -> None:
     req = _req(seed=3)
-    cast = make_cast(req)
-    outline = make_outline(req, 75)
+    plan = outline(req, 75)
+    cast = plan.characters
     assert 2 <= len(cast) <= 4
     assert len({c.name for c in cast}) == len(cast)
     assert all(c.role and c.visual_identity for c in cast)
-    assert outline.characters == cast
-    assert len(outline.beats) == 75
-    assert len(make_outline(req, 1).beats) == 1
+    assert plan.setting and 2 <= len(plan.objects) <= 4
+    assert len(plan.beats) == 75
+    assert len(outline(req, 1).beats) == 1
     names = [c.name for c in cast]
-    assert all(any(n in beat for n in names) for beat in outline.beats)
-    assert IDEA.lower() in outline.logline.lower()
-    assert outline.title
+    assert all(any(n in beat for n in names) for beat in plan.beats)
+    assert IDEA.lower() in plan.logline.lower()
+    assert plan.title
 
 
-def test_cast_is_the_same_with_or_without_outline_and_across_languages() -> None:
+def test_the_cast_is_drawn_alike_in_every_language_and_kept_by_planned_scenes() -> None:
     req = _req(seed=11)
-    names = {c.name for c in make_outline(req, 20).characters}
-    assert {c.name for c in make_cast(_req(seed=11, language="de"))} == names
+    plan = outline(req, 75)
+    names = {c.name for c in plan.characters}
+    assert {c.name for c in bible(_req(seed=11, language="de")).characters} == {
+        c.name for c in bible(req).characters
+    }
     for k in range(1, 76):
-        assert set(make_scene(_task(req, k)).characters) <= names
+        assert set(scene(_task(req, k, _planned(plan, k))).characters) <= names
 
 
-def test_scene_with_a_beat_uses_its_character_and_location() -> None:
+def test_scene_with_a_beat_uses_its_characters_and_location() -> None:
     req = _req(seed=5)
-    outline = make_outline(req, 75)
+    plan = outline(req, 75)
     for k in (1, 20, 37, 60, 75):
-        beat = outline.beats[k - 1]
-        ctx = SceneContext(outline=outline, beat=beat)
-        scene = make_scene(_task(req, k, ctx))
-        assert beat.startswith(scene.characters[0])
-        assert scene.location.lower() in beat.lower()
-        assert scene.summary == beat.rstrip(".")
+        beat = plan.beats[k - 1]
+        written = scene(_task(req, k, _planned(plan, k)))
+        assert all(n in beat for n in written.characters)
+        assert written.location.lower() in beat.lower()
+        assert written.summary == beat.rstrip(".")
 
 
 def test_scene_with_previous_context_references_the_last_summary() -> None:
     req = _req(seed=2)
     last = "Mara finds the map in the old lighthouse"
     ctx = SceneContext(previous=((3, "Elias leaves the harbor"), (4, last)))
-    scene = make_scene(_task(req, 5, ctx))
-    assert last.lower() in scene.narration.lower()
-    assert "elias leaves the harbor" not in scene.narration.lower()
-    alone = make_scene(_task(req, 5))
+    written = scene(_task(req, 5, ctx, duration_s=16))  # room for "After ..." in the budget
+    assert last.lower() in written.narration.lower()
+    assert "elias leaves the harbor" not in written.narration.lower()
+    alone = scene(_task(req, 5, duration_s=16))
     assert last.lower() not in alone.narration.lower()
-    assert alone != scene
+    assert alone != written
 
 
 def test_other_languages_write_different_text_and_unknown_falls_back_to_english() -> None:
-    outlines = {lang: make_outline(_req(language=lang), 12) for lang in ("en", "es", "fr", "de")}
-    scenes = {lang: make_scene(_task(_req(language=lang), 30)) for lang in outlines}
+    outlines = {lang: outline(_req(language=lang), 12) for lang in ("en", "es", "fr", "de")}
+    scenes = {lang: scene(_task(_req(language=lang), 30)) for lang in outlines}
     for lang in ("es", "fr", "de"):
         assert outlines[lang].beats != outlines["en"].beats
         assert scenes[lang].narration != scenes["en"].narration
         assert scenes[lang].camera != scenes["en"].camera
-    assert make_outline(_req(language="pt-BR"), 12) == outlines["en"]
-    assert make_scene(_task(_req(language="xyz"), 30)) == scenes["en"]
-    assert make_scene(_task(_req(language="es-MX"), 30)) == scenes["es"]
+    assert outline(_req(language="pt-BR"), 12) == outlines["en"]
+    assert scene(_task(_req(language="xyz"), 30)) == scenes["en"]
+    assert scene(_task(_req(language="es-MX"), 30)) == scenes["es"]
 
 
 def test_scenes_vary_across_a_long_script() -> None:
     req = _req(seed=9)
-    scenes = [make_scene(_task(req, k)) for k in range(1, 76)]
+    scenes = [scene(_task(req, k)) for k in range(1, 76)]
     assert len({s.title for s in scenes}) >= 15
     assert len({s.location for s in scenes}) >= 6
     assert len({s.camera for s in scenes}) >= 5
@@ -103,39 +141,41 @@ def test_scenes_vary_across_a_long_script() -> None:
 
 def test_speakers_are_among_characters_and_summary_is_one_short_line() -> None:
     req = _req(seed=4)
-    outline = make_outline(req, 75)
+    plan = outline(req, 75)
     for k in range(1, 76):
-        ctx = SceneContext(previous=((k - 1, outline.beats[k - 2]),) if k > 1 else ())
-        for scene in (make_scene(_task(req, k, ctx)), make_scene(_task(req, k))):
-            assert 1 <= len(scene.characters) <= 3
-            assert len(scene.dialogues) <= 3
-            assert all(d.speaker in scene.characters for d in scene.dialogues)
-            assert "\n" not in scene.summary
-            assert 0 < len(scene.summary) <= 160
+        ctx = SceneContext(previous=((k - 1, plan.beats[k - 2]),) if k > 1 else ())
+        for written in (scene(_task(req, k, ctx)), scene(_task(req, k))):
+            assert 1 <= len(written.characters) <= 3
+            assert len(written.dialogues) <= 3
+            assert all(d.speaker in written.characters for d in written.dialogues)
+            assert "\n" not in written.summary
+            assert 0 < len(written.summary) <= 160
 
 
 def test_summary_stays_one_line_for_a_multiline_beat() -> None:
     req = _req()
-    cast = make_cast(req)
+    cast = bible(req).characters
     beat = f"{cast[0].name} waits on the frozen lake.\nSecond line of a chatty model."
-    scene = make_scene(_task(req, 8, SceneContext(beat=beat)))
-    assert scene.summary == f"{cast[0].name} waits on the frozen lake"
-    assert scene.characters[0] == cast[0].name
-    assert scene.location == "Frozen lake"
+    written = scene(_task(req, 8, SceneContext(bible=bible(req), beat=beat)))
+    assert written.summary == f"{cast[0].name} waits on the frozen lake"
+    assert written.characters[0] == cast[0].name
+    assert written.location == "Frozen lake"
 
 
 def test_style_and_opening_and_closing_cameras() -> None:
     req = _req(style="hand-drawn watercolor")
-    first, last = make_scene(_task(req, 1)), make_scene(_task(req, 75))
+    first, last = scene(_task(req, 1)), scene(_task(req, 75))
     assert "hand-drawn watercolor" in first.visual_prompt
     assert first.camera == "aerial drone shot"
     assert last.camera == "slow pull back"
 
 
 def test_ten_thousand_scenes_are_fast() -> None:
+    """Prompt rendered, read back and answered, as the backend does for every call."""
     req = _req()
-    tasks = [_task(req, k % 75 + 1) for k in range(10_000)]
+    ctx = SceneContext(previous=((1, "Mara finds the map in the old lighthouse"),))
+    tasks = [_task(req, k % 75 + 1, ctx) for k in range(10_000)]
     start = time.perf_counter()
     for task in tasks:
-        make_scene(task)
-    assert time.perf_counter() - start < 2.0  # about 0.2 s here; loose for slow CI machines
+        scene(task)
+    assert time.perf_counter() - start < 4.0  # about 1 s here; loose for slow CI machines

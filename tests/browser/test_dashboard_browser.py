@@ -128,9 +128,9 @@ def test_compare_3_5_10_renders_the_charts_and_downloads_the_csv(browser, app_ur
     page.get_by_role("button", name="Run comparison").click()
 
     charts = page.locator(".js-plotly-plot")
-    expect(charts).to_have_count(4, timeout=60_000)
+    expect(charts).to_have_count(5, timeout=60_000)  # speed vs continuity findings too
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-    for i in range(4):
+    for i in range(5):
         expect(charts.nth(i).locator(".main-svg").first).to_be_attached()
     expect(page.get_by_text("batched(10)", exact=True).first).to_be_visible()
     DOCS.mkdir(exist_ok=True)

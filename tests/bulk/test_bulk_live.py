@@ -12,14 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import FAST, Serve, fast_policy
 
-from storygen import SimulatedBackend
+from storygen import Script, SimulatedBackend
 from storygen.bulk.folder import SUMMARY_COLUMNS, BulkDir
 from storygen.bulk.live import BulkProgress, run_bulk
 from storygen.bulk.rows import parse_rows
 from storygen.core.export import from_json
-from storygen.store import RunStore
+from storygen.store import RunDir, RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -259,3 +260,39 @@ def test_a_manifest_from_an_older_version_reads_and_is_saved_back_unchanged(
     assert [(e.row, e.scenes) for e in again.entries] == [(2, 0)]
     again.save()
     assert (bulk.path / "manifest.json").read_text(encoding="utf-8") == text
+
+
+def test_the_summary_counts_each_finished_scripts_continuity_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """summary.csv's last column: a finished script's findings; blank until it is finished.
+    A page polls the summary, so a finished script is read once, not on every poll."""
+    text = "idea,duration_s,strategy,concurrency\nA heist,80,batched,10\nA fox,40,batched,5\n"
+    bulk = _bulk(tmp_path, text)
+    failed = run_bulk(bulk, SimulatedBackend(time_scale=FAST, fail_scenes=[5]), max_in_flight=8)
+    assert [(line.status, line.findings) for line in failed.lines] == [("failed", None)] * 2
+    run_bulk(bulk, SimulatedBackend(time_scale=FAST), max_in_flight=8)  # resumes both
+    with open(bulk.path / "summary.csv", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0])[-1] == "findings" == SUMMARY_COLUMNS[-1]
+    scripts = [bulk.run(e).finished_script() for e in bulk.entries]
+    assert [int(r["findings"]) for r in table] == [len(s.findings) for s in scripts if s]
+
+    reads: list[str] = []
+    real = RunDir.finished_script
+
+    def counted(run: RunDir) -> Script | None:
+        reads.append(run.run_id)
+        return real(run)
+
+    monkeypatch.setattr(RunDir, "finished_script", counted)
+    again = BulkDir.open(bulk.path)
+    for _ in range(3):
+        again.summary()
+    assert reads == []  # a finished run's status carries its findings count
+    # a count the store wrote into the status is taken as it is
+    bulk.run(bulk.entries[0]).set_status("finished", findings=7)
+    assert [line.findings for line in BulkDir.open(bulk.path).summary()] == [
+        7,
+        len(scripts[1].findings) if scripts[1] else -1,
+    ]

@@ -23,6 +23,8 @@ from storygen import (
     export,
     generate,
 )
+from storygen.core.continuity import Finding
+from storygen.core.models import Bible
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +300,76 @@ def test_to_dataframe_is_the_csv_export_as_a_table() -> None:
     rows = list(csv.reader(io.StringIO(export.to_csv(script).lstrip("\ufeff"))))
     assert list(frame.columns) == rows[0]
     assert frame.astype(str).values.tolist() == rows[1:]
+
+
+# --- continuity: JSON carries the findings, Markdown closes with them ------------------
+
+FOUND = [
+    Finding(
+        scene=1,
+        kind="name_variant",
+        detail='"Jonas Orsted" is close to the bible\'s "Jonás Ørsted" but spelled differently',
+        evidence="characters: Mara Vell, Jonas Orsted\nline two of the evidence",
+    ),
+    Finding(
+        scene=3,
+        kind="look_missing",
+        detail="Mara Vell's look is not in the visual prompt: grey coat, red scarf",
+        evidence="visual prompt: Bubbles rise from a bronze door, kelp sways, god rays",
+    ),
+]
+
+
+def _appendix(md: str) -> list[str]:
+    return md[md.index("## Continuity") :].splitlines()
+
+
+def test_json_carries_the_findings_and_loads_them_back() -> None:
+    script = _handmade().model_copy(update={"findings": FOUND})
+    data = json.loads(export.to_json(script))
+    assert data["findings"] == [f.model_dump() for f in FOUND]
+    assert export.from_json(export.to_json(script)).findings == FOUND
+
+
+def test_an_export_from_before_the_check_still_loads_and_is_checked_when_shown() -> None:
+    older = json.loads(export.to_json(_handmade()))
+    del older["findings"], older["bible"]  # neither key existed then
+    script = export.from_json(json.dumps(older))
+    assert script.findings == [] and script.bible is None
+    assert export.findings_of(script) == script.check() != []  # looks the outline gives
+    assert export.findings_of(script.model_copy(update={"findings": []})) == []
+
+
+def test_markdown_closes_with_a_continuity_appendix_of_every_finding_and_its_evidence() -> None:
+    md = export.to_markdown(_handmade().model_copy(update={"findings": FOUND}))
+    assert md.index("## Scene 3") < md.index("## Continuity")
+    assert _appendix(md) == [
+        "## Continuity",
+        "",
+        "continuity: 2 findings (1 name_variant, 1 look_missing)",
+        "",
+        '- **Scene 1** · name_variant: "Jonas Orsted" is close to the bible\'s "Jonás Ørsted" '
+        "but spelled differently",
+        "  > characters: Mara Vell, Jonas Orsted",
+        "  > line two of the evidence",
+        "- **Scene 3** · look_missing: Mara Vell's look is not in the visual prompt: grey coat, "
+        "red scarf",
+        "  > visual prompt: Bubbles rise from a bronze door, kelp sways, god rays",
+    ]
+    assert md.count("## Scene ") == 3  # the appendix adds no scene heading
+
+
+def test_a_clean_script_says_so_in_its_appendix() -> None:
+    md = export.to_markdown(_handmade(None).model_copy(update={"findings": []}))
+    assert _appendix(md) == ["## Continuity", "", "continuity: no findings"]
+    assert md.endswith("continuity: no findings\n")
+
+
+def test_markdown_of_a_bible_run_lists_the_cast_every_scene_was_told() -> None:
+    bible = Bible(characters=OUTLINE.characters, setting="a drowned city")
+    md = export.to_markdown(_handmade(None).model_copy(update={"bible": bible}))
+    head = _section(md, "# A keeper finds a map", "## Scene 1")
+    assert [line for line in head.splitlines() if line.startswith("- ")] == [
+        "- **Mara Vell**, lighthouse keeper: grey coat, red scarf",
+        "- **Jonás Ørsted**, fisherman: yellow oilskin, beard",
+    ]

@@ -91,6 +91,17 @@ The ink is still wet.
 > A bronze door under the sea
 
 It opens.
+
+## Continuity
+
+continuity: 3 findings (3 look_missing)
+
+- **Scene 1** · look_missing: Mara's look is not in the visual prompt: red scarf
+  > visual prompt: A wet map on a desk
+- **Scene 1** · look_missing: Jon's look is not in the visual prompt: yellow oilskin
+  > visual prompt: A wet map on a desk
+- **Scene 2** · look_missing: Mara's look is not in the visual prompt: red scarf
+  > visual prompt: A bronze door under the sea
 """
 
 

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Iterable
 
-from storygen.core.continuity import counts
 from storygen.core.errors import (
     PermanentError,
     RunFailedError,
@@ -118,15 +117,8 @@ class _Run:
         self.t0 = time.perf_counter()
         self.meta.started_at = time.time() - self.offset  # a resume's times follow on
         self.limit.start()
-        self.emit(
-            RunStarted(
-                self.meta.run_id,
-                self.total,
-                len(self.scenes),
-                self.request.strategy,
-                self.strategy.concurrency,
-            )
-        )
+        done, name, size = len(self.scenes), self.request.strategy, self.strategy.concurrency
+        self.emit(RunStarted(self.meta.run_id, self.total, done, name, size))
         try:
             if await self._ensure_plan():
                 await self._write_scenes()
@@ -246,25 +238,15 @@ class _Run:
         says so, and a resumed run whose scenes are all done goes straight to it."""
         self._mark("repairing", None)
         written = {k: (self.scenes[k], self.timings[k]) for k in self.scenes}
+        plans, most = (self.outline, self.bible), self.strategy.concurrency
         repair = RepairPass(
-            self.request,
-            written,
-            (self.outline, self.bible),
-            self.calls,
-            self.sink.append,
-            self.strategy.concurrency,
-            self.repaired,
+            self.request, written, plans, self.calls, self.sink.append, most, self.repaired
         )
         failed = await repair.run()
         self.scenes.update(repair.kept)
-        self.repair_rows = repair.rows
-        self.meta.findings_before = counts(repair.plan.before)
-        self.meta.flagged_scenes = repair.plan.flagged
-        self.meta.repair_calls = len(repair.rows)
-        self.meta.repaired_scenes = repair.repaired
+        self.repair_rows = repair.record_in(self.meta)
         if failed is not None:
-            k, exc = failed
-            self._fail(None, exc, f"the repair of scene {k}")
+            self._fail(None, failed[1], f"the repair of scene {failed[0]}")
 
     async def _finish(self) -> Script:
         self.meta.wall_time_s = self.now() - self.offset

@@ -17,9 +17,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from storygen.core.continuity import Finding, FindingKind, check
+from storygen.core.continuity import Finding, FindingKind, check, counts
 from storygen.core.looks import lock_looks
-from storygen.core.models import Bible, Outline, Scene, SceneTiming, ScriptRequest
+from storygen.core.models import Bible, Outline, RunMeta, Scene, SceneTiming, ScriptRequest
 from storygen.core.planning import scene_durations
 from storygen.core.tasks import SceneContext, SceneTask, scene_context
 from storygen.engine.attempts import Answer, Attempt
@@ -135,6 +135,14 @@ class RepairPass:
         context = scene_context(k, k - 1, self.first, most, self.outline, self.bible)
         after = range(k + 1, min(self.total, k + most) + 1)
         return replace(context, following=tuple((i, self.first[i].summary) for i in after))
+
+    def record_in(self, meta: RunMeta) -> list[SceneTiming]:
+        """What the pass did, on the run's meta; its rows, for the timeline."""
+        meta.findings_before = counts(self.plan.before)
+        meta.flagged_scenes = self.plan.flagged
+        meta.repair_calls = len(self.rows)
+        meta.repaired_scenes = self.repaired
+        return self.rows
 
     async def run(self) -> tuple[int, Exception] | None:
         """Every repair left; the first failure (scene, cause), if any, once the calls in

@@ -30,10 +30,13 @@ BATCH_STRATEGIES = ("outline", "batched")
 def check_batchable(request: ScriptRequest) -> None:
     """Only strategies whose calls of one round need nothing from each other."""
     bible_call = request.bible and request.strategy != "outline"
-    if request.strategy in BATCH_STRATEGIES and request.adaptive is None and not bible_call:
+    plain = request.adaptive is None and not bible_call and not request.repair
+    if request.strategy in BATCH_STRATEGIES and plain:
         return
     if request.adaptive is not None:
         why = "adaptive concurrency needs answers as they come"
+    elif request.repair:
+        why = "the repair pass is not sent through the Batch API yet"
     elif request.strategy in BATCH_STRATEGIES:
         why = "a story bible call is not sent through the Batch API yet; an outline is one"
     else:

@@ -381,6 +381,13 @@ def test_outline_and_batched_rows_are_batchable_and_adaptive_ones_are_not() -> N
     assert err.value.field == "strategy" and "use --via live for this row" in str(err.value)
 
 
+def test_a_row_with_a_repair_pass_is_not_sent_through_the_batch_api() -> None:
+    repair = ScriptRequest(idea="A", duration_s=16, strategy="outline", repair=True)
+    with pytest.raises(InvalidRequestError, match="the repair pass is not sent") as err:
+        check_batchable(repair)
+    assert "use --via live for this row" in str(err.value)
+
+
 def test_custom_ids_name_the_row_and_the_call_and_read_back() -> None:
     assert custom_id(12, 0) == "row12-outline" and custom_id(12, 7) == "row12-scene7"
     assert parse_custom_id("row12-outline") == (12, 0)

@@ -31,8 +31,8 @@ from storygen.bulk.batch_api_plan import (
 )
 from storygen.bulk.folder import BulkDir, Entry
 from storygen.core.errors import MalformedOutputError, StoryGenError
-from storygen.core.looks import lock_looks
-from storygen.core.models import Outline, RunMeta, Scene, SceneDraft, SceneTiming
+from storygen.core.looks import scene_of
+from storygen.core.models import Outline, RunMeta, SceneDraft, SceneTiming
 from storygen.core.planning import assemble_script, scene_durations
 from storygen.core.prompts import estimate_tokens
 from storygen.core.tasks import Generation
@@ -266,10 +266,8 @@ class BatchRounds:
             return  # read before a restart: never written twice
         draft = self.backend.read_answer("scene", SceneDraft, completion, limit, 0)
         durations = scene_durations(state.request.duration_s, state.request.seconds_per_scene)
-        value = draft.value
-        if state.outline is not None:  # its bible's looks, as in a live run
-            value = lock_looks(value, state.outline.bible)
-        scene = Scene.from_draft(value, index, durations[index - 1])
+        bible = state.outline.bible if state.outline is not None else None  # as in a live run
+        scene = scene_of(draft.value, index, durations[index - 1], bible)
         tries = int(self.bulk.manifest.tries.get(cid, 0))
         timing = scene_timing(state, index, record, at, tries, draft, body)
         run.append(scene, timing)

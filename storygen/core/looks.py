@@ -10,7 +10,7 @@ ignored), so that a locked scene never has a ``look_missing`` finding.
 from __future__ import annotations
 
 from storygen.core.continuity import bible_characters, plain
-from storygen.core.models import Bible, SceneDraft
+from storygen.core.models import Bible, Scene, SceneDraft
 
 
 def present(draft: SceneDraft) -> list[str]:
@@ -34,3 +34,10 @@ def lock_looks(draft: SceneDraft, bible: Bible) -> SceneDraft:
         return draft
     prompt = draft.visual_prompt.strip()
     return draft.model_copy(update={"visual_prompt": " ".join([prompt, *added]).strip()})
+
+
+def scene_of(draft: SceneDraft, index: int, duration_s: float, bible: Bible | None) -> Scene:
+    """A model's draft as the scene storygen keeps, live, repaired or from the Batch API:
+    with a bible, its looks locked; index and duration from the engine, never the model."""
+    locked = draft if bible is None else lock_looks(draft, bible)
+    return Scene.from_draft(locked, index, duration_s)

@@ -18,7 +18,7 @@ from storygen.core.errors import (
     StoreError,
     StoryGenError,
 )
-from storygen.core.looks import lock_looks
+from storygen.core.looks import scene_of
 from storygen.core.models import RunMeta, Scene, SceneTiming, Script, ScriptRequest
 from storygen.core.planning import assemble_script, scene_durations
 from storygen.core.tasks import Backend, SceneTask, scene_context
@@ -215,10 +215,8 @@ class _Run:
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
         self.emit(SceneStarted(k, group, start))
         sent = await self.calls.send(task, start)
-        draft = sent.answer.generation.value
-        if context.bible is not None:  # looks by construction, before the scene is stored
-            draft = lock_looks(draft, context.bible)
-        scene = Scene.from_draft(draft, k, self.durations[k - 1])
+        # looks by construction, before the scene is stored
+        scene = scene_of(sent.answer.generation.value, k, self.durations[k - 1], context.bible)
         end = self.now()
         self.limit.answered(end - sent.last_s, sent.ticket)  # queueing included: the signal
         self._record(scene, scene_timing(task, group, start, end, lag, sent))

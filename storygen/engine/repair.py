@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from storygen.core.continuity import Finding, FindingKind, check, counts
-from storygen.core.looks import lock_looks
+from storygen.core.looks import scene_of
 from storygen.core.models import Bible, Outline, RunMeta, Scene, SceneTiming, ScriptRequest
 from storygen.core.planning import scene_durations
 from storygen.core.tasks import SceneContext, SceneTask, scene_context
@@ -172,9 +172,7 @@ class RepairPass:
         start = self.calls.clock()
         sent = await self.calls.send(task, start)
         draft = sent.answer.generation.value
-        if context.bible is not None:  # the look lock, as on every written scene
-            draft = lock_looks(draft, context.bible)
-        candidate = Scene.from_draft(draft, k, self.durations[k - 1])
+        candidate = scene_of(draft, k, self.durations[k - 1], context.bible)  # looks locked
         end = self.calls.clock()
         self.calls.limit.answered(end - sent.last_s, sent.ticket)
         better = len(check(self._draft(candidate))) < len(self.plan.before)

@@ -246,8 +246,7 @@ def test_look_findings_never_cost_a_call(monkeypatch: pytest.MonkeyPatch) -> Non
     def unlocked(draft: SceneDraft, _: Bible) -> SceneDraft:
         return draft
 
-    monkeypatch.setattr("storygen.engine.loop.lock_looks", unlocked)
-    monkeypatch.setattr("storygen.engine.repair.lock_looks", unlocked)
+    monkeypatch.setattr("storygen.core.looks.lock_looks", unlocked)  # scenes and repairs
     backend = Cast()
     request = _request(duration_s=160, bible=True, repair=True, repair_budget=1.0)
     script = generate(request, backend, policy=fast_policy())

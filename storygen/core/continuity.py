@@ -35,8 +35,10 @@ people to call a misspelling. Whole names and each of their words are compared.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from difflib import SequenceMatcher
 from typing import Literal, Protocol, get_args
@@ -250,15 +252,53 @@ def _repetitions(scenes: Sequence[SceneLike], language: str) -> Iterator[Finding
     fields = ("summary", "narration")
     texts = [[_units(getattr(s, f), language) for f in fields] for s in scenes]
     matchers = [[_matcher(units) for units in scene] for scene in texts]
-    for i, later in enumerate(scenes):
-        for j in range(i - 1):
-            best, best_ratio = "", 0.0
-            for n, field in enumerate(fields):
-                ratio = _ratio(matchers[j][n], texts[i][n])
-                if ratio >= REPETITION_RATIO and ratio > best_ratio:
-                    best, best_ratio = field, ratio
-            if best:
-                yield _repetition(later, scenes[j], best, best_ratio)
+    pairs: set[tuple[int, int]] = set()
+    for n in range(len(fields)):
+        pairs |= _candidates([scene[n] for scene in texts])
+    for i, j in sorted(pairs):
+        if j >= i - 1:
+            continue  # neighbours carry on each other's action
+        best, best_ratio = "", 0.0
+        for n, field in enumerate(fields):
+            ratio = _ratio(matchers[j][n], texts[i][n])
+            if ratio >= REPETITION_RATIO and ratio > best_ratio:
+                best, best_ratio = field, ratio
+        if best:
+            yield _repetition(scenes[i], scenes[j], best, best_ratio)
+
+
+def _candidates(texts: Sequence[list[str]]) -> set[tuple[int, int]]:
+    """The pairs (later, earlier) that could repeat each other, without comparing them all
+    (quadratic: a 10,000-scene script has 50 million pairs).
+
+    difflib's ratio is at most its quick_ratio, 2M / (a + b), M the words the two share
+    counted with repeats; so a pair at REPETITION_RATIO r shares at least r / (2 - r) of the
+    words of each. Prefix filtering (as in set-similarity joins) then finds every such pair:
+    with each text's words numbered by occurrence and ordered rarest first, two texts that
+    share that many words share one among the first len - r / (2 - r) * len + 1 of each."""
+    share = REPETITION_RATIO / (2 - REPETITION_RATIO)
+    numbered = [_numbered(units) for units in texts]
+    seen = Counter(word for words in numbered for word in words)
+    index: dict[tuple[str, int], list[int]] = defaultdict(list)
+    pairs: set[tuple[int, int]] = set()
+    for i, words in enumerate(numbered):
+        if len(words) < _REPETITION_MIN_UNITS:
+            continue
+        need = max(1, math.floor(share * len(words)))  # rounded down: never too few probed
+        for word in sorted(words, key=lambda w: (seen[w], w))[: len(words) - need + 1]:
+            pairs.update((i, j) for j in index[word])
+            index[word].append(i)
+    return pairs
+
+
+def _numbered(units: list[str]) -> list[tuple[str, int]]:
+    """Each word with how many times it came before: a multiset as a set."""
+    count: Counter[str] = Counter()
+    out = []
+    for unit in units:
+        out.append((unit, count[unit]))
+        count[unit] += 1
+    return out
 
 
 def _matcher(units: list[str]) -> SequenceMatcher[str] | None:

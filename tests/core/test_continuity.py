@@ -418,3 +418,57 @@ def test_restating_the_looks_bible_characters_names_leaves_no_look_missing() -> 
     looks = " ".join(f"{c.name}: {c.visual_identity}." for c in bible_characters(present, bible))
     locked = [scenes[0].model_copy(update={"visual_prompt": looks})]
     assert check(script(locked, bible=BIBLE)) == []
+
+
+def _all_pairs(scenes: list, language: str) -> list[Finding]:
+    """The repetition check as first written: every non-adjacent pair compared."""
+    from storygen.core import continuity as c
+
+    fields = ("summary", "narration")
+    texts = [[c._units(getattr(s, f), language) for f in fields] for s in scenes]
+    matchers = [[c._matcher(u) for u in scene] for scene in texts]
+    found = []
+    for i, later in enumerate(scenes):
+        for j in range(i - 1):
+            best, best_ratio = "", 0.0
+            for n, field in enumerate(fields):
+                ratio = c._ratio(matchers[j][n], texts[i][n])
+                if ratio >= c.REPETITION_RATIO and ratio > best_ratio:
+                    best, best_ratio = field, ratio
+            if best:
+                found.append(c._repetition(later, scenes[j], best, best_ratio))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repetitions_are_found_without_comparing_every_pair(seed: int) -> None:
+    # Texts drawn from a small vocabulary, so near-repeats and near-misses around the
+    # threshold are common: the candidate filter must keep every pair the full check finds.
+    import random
+
+    from storygen.core import continuity as c
+
+    rng = random.Random(seed)
+    words = ["mara", "finds", "the", "map", "at", "dawn", "jonas", "rain", "lamp", "sea"]
+    base = [[rng.choice(words) for _ in range(rng.randint(3, 14))] for _ in range(12)]
+    scenes = []
+    for k in range(1, 61):
+        summary, narration = list(rng.choice(base)), list(rng.choice(base))
+        for text in (summary, narration):
+            for _ in range(rng.randint(0, 3)):  # a few words changed: around the threshold
+                text[rng.randrange(len(text))] = rng.choice(words)
+        scenes.append(
+            Scene(
+                index=k,
+                duration_s=8,
+                title=f"T{k}",
+                visual_prompt="v",
+                narration=" ".join(narration),
+                location="l",
+                camera="c",
+                summary=" ".join(summary),
+            )
+        )
+    expected = _all_pairs(scenes, "en")
+    assert len(expected) > 20  # the case is not trivial
+    assert list(c._repetitions(scenes, "en")) == expected

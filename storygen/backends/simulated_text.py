@@ -301,7 +301,8 @@ def write_scene(call: ParsedCall, attempt: int) -> SceneDraft:
         location=cap(loc_name),
         dialogues=[Dialogue(speaker=s, line=cap(x)) for s, x in talk],
         camera=camera,
-        summary=_first_line(cap(summary)),
+        # a summary later scenes were already told is kept word for word, as asked
+        summary=ctx.pinned_summary or _first_line(cap(summary)),
     )
 
 

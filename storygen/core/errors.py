@@ -35,6 +35,11 @@ class MalformedOutputError(TransientError):
     """The model answered, but not with what was asked; the retry tells it why."""
 
 
+class RunawayError(MalformedOutputError):
+    """An answer cut off while streaming because it ran away (whitespace, a loop, far too
+    long): retried with this message as feedback, and counted as a runaway."""
+
+
 class PermanentError(BackendError):
     """Retrying cannot help: bad key, bad request, unknown model, no quota."""
 

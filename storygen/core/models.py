@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -15,8 +15,13 @@ from storygen.core.errors import InvalidRequestError
 if TYPE_CHECKING:
     import pandas as pd
 
-StrategyName = Literal["sequential", "batched", "windowed", "outline"]
-STRATEGIES: tuple[StrategyName, ...] = ("sequential", "batched", "windowed", "outline")
+# a run's record lives in run_meta; imported from here as before
+from storygen.core.run_meta import (  # noqa: F401
+    STRATEGIES,
+    RunMeta,
+    SceneTiming,
+    StrategyName,
+)
 
 
 class HedgeSettings(BaseModel):
@@ -86,7 +91,8 @@ class ScriptRequest(BaseModel):
         default=None,
         ge=1,
         le=10000,
-        description="windowed only: scene k waits for scenes 1..k-A; default 2 x concurrency",
+        description="windowed and pipelined: scene k waits for scenes 1..k-A (pipelined: "
+        "for their summaries); default 2 x concurrency for windowed, 1 for pipelined",
     )
     context_scenes: int = Field(
         default=5, ge=0, le=50, description="previous scene summaries quoted, 0 to 50"
@@ -132,6 +138,8 @@ class ScriptRequest(BaseModel):
 
     @property
     def effective_lag_allowance(self) -> int:
+        if self.strategy == "pipelined":
+            return self.lag_allowance or 1
         return self.lag_allowance or 2 * self.concurrency
 
 
@@ -163,8 +171,12 @@ class Dialogue(BaseModel):
 
 
 class SceneDraft(BaseModel):
-    """The creative fields of a scene: all a model is trusted to supply."""
+    """The creative fields of a scene: all a model is trusted to supply. The summary comes
+    first, so a streamed answer tells it early: pipelined scenes start on it."""
 
+    summary: str = Field(
+        description="One line: what happens and who is in it, by name. Later scenes read it."
+    )
     title: str = Field(description="A short title for this scene.")
     visual_prompt: str = Field(
         description="What the video model renders in this clip, in one paragraph: the place, "
@@ -182,9 +194,6 @@ class SceneDraft(BaseModel):
         default_factory=list, description="The lines spoken in this scene, in order; may be empty."
     )
     camera: str = Field(description="The shot and the camera's movement.")
-    summary: str = Field(
-        description="One line: what happens and who is in it, by name. Later scenes read it."
-    )
 
 
 class Scene(SceneDraft):
@@ -236,93 +245,6 @@ class Outline(BaseModel):
     def bible(self) -> Bible:
         """An outline run's bible: one model serves both, so no separate bible call."""
         return Bible(characters=self.characters, setting=self.setting, objects=self.objects)
-
-
-class SceneTiming(BaseModel):
-    """What happened to one scene: the raw material of every chart."""
-
-    index: int
-    group: int = Field(description="batch number for batched, wave of start for others")
-    start_s: float
-    end_s: float
-    attempts: int
-    context_lag: int = Field(description="scenes 1..k-1 not yet done when k started")
-    context_size: int = Field(description="previous summaries quoted in the prompt")
-    had_outline: bool
-    prompt_tokens: int
-    completion_tokens: int
-    service_s: float = Field(description="call time without scheduling overhead")
-    hedged: bool = Field(default=False, description="a backup call was started")
-    hedge_start_s: float | None = Field(default=None, description="when the backup started")
-    hedge_won: bool = Field(default=False, description="the backup's answer was used")
-    backups: int = Field(default=0, description="backup calls started: 2 if the first hung too")
-    extra_prompt_tokens: int = Field(default=0, description="spent on a cancelled copy")
-    extra_completion_tokens: int = Field(default=0, description="spent on a cancelled copy")
-    rate_limited: int = Field(default=0, description="attempts answered 429")
-    call_start_s: float | None = Field(
-        default=None, description="when the answered call was sent, after any wait for room"
-    )
-    repair: bool = Field(default=False, description="a repair pass call, in a group of its own")
-
-
-class RunMeta(BaseModel):
-    run_id: str = ""
-    backend: str
-    model: str
-    strategy: StrategyName
-    concurrency: int
-    lag_allowance: int | None = None
-    wall_time_s: float = 0.0
-    started_at: float | None = Field(
-        default=None, description="Unix time of the timeline's zero, for runs compared in time"
-    )
-    outline_start_s: float | None = None
-    outline_end_s: float | None = None
-    outline_prompt_tokens: int = 0
-    outline_completion_tokens: int = 0
-    bible_start_s: float | None = None
-    bible_end_s: float | None = None
-    bible_prompt_tokens: int = 0
-    bible_completion_tokens: int = 0
-    repair_calls: int = Field(default=0, description="scene calls of the repair pass")
-    findings_before: dict[str, int] | None = Field(
-        default=None, description="findings by kind before the repair pass; none: no repair"
-    )
-    flagged_scenes: int = Field(default=0, description="scenes a repair call could fix, before")
-    repaired_scenes: int = Field(default=0, description="scenes a repair call replaced")
-    timeline: list[SceneTiming] = Field(default_factory=list)
-    concurrency_trace: list[tuple[float, int]] = Field(
-        default_factory=list, description="adaptive runs: (seconds, calls allowed) per change"
-    )
-
-    @property
-    def prompt_tokens(self) -> int:
-        """Every token paid for, a cancelled backup's (or primary's) included."""
-        scenes = sum(t.prompt_tokens + t.extra_prompt_tokens for t in self.timeline)
-        return self.outline_prompt_tokens + self.bible_prompt_tokens + scenes
-
-    @property
-    def completion_tokens(self) -> int:
-        scenes = sum(t.completion_tokens + t.extra_completion_tokens for t in self.timeline)
-        return self.outline_completion_tokens + self.bible_completion_tokens + scenes
-
-    @property
-    def hedges(self) -> int:
-        """Backup calls; a timing written before ``backups`` was kept says only ``hedged``."""
-        return sum(max(t.backups, int(t.hedged)) for t in self.timeline)
-
-    @property
-    def extra_calls(self) -> float:
-        """Backup calls as a share of all scene calls (attempts), 0 without hedging."""
-        return self.hedges / max(1, sum(t.attempts for t in self.timeline))
-
-    @property
-    def rate_limited(self) -> int:
-        return sum(t.rate_limited for t in self.timeline)
-
-    @property
-    def final_concurrency(self) -> int:
-        return self.concurrency_trace[-1][1] if self.concurrency_trace else self.concurrency
 
 
 # The columns of a script as a table (CSV export, DataFrame), one row a scene.

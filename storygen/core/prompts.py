@@ -103,6 +103,11 @@ def narration_line(seconds: float, language: str) -> str:
     return f"Narration: at most {word_budget(seconds, language)} {unit} (spoken in {seconds:g} s)."
 
 
+# A pipelined scene's summary, once later scenes were told it: a retry or a backup of the
+# scene is told it in these words and must keep it (parse_prompt reads it back).
+PINNED = "This scene's summary, already told to later scenes (keep it word for word): "
+
+
 def scene_prompt(task: SceneTask) -> str:
     """Request plus bounded context: the bible (an outline run's is its outline's), the
     outline, at most K previous summaries, and the narration's budget."""
@@ -125,6 +130,8 @@ def scene_prompt(task: SceneTask) -> str:
         lines.append(f"This scene's beat: {_one_line(ctx.beat)}")
     if ctx.next_beat:
         lines.append(f"Next scene's beat: {_one_line(ctx.next_beat)}")
+    if ctx.pinned_summary:
+        lines.append(f"{PINNED}{_one_line(ctx.pinned_summary)}")
     lines.append(
         f"Write scene {task.index} of {task.total}, a clip of {task.duration_s:g} s: title, "
         "visual_prompt (what the video model renders), narration, characters, location, "
@@ -249,13 +256,16 @@ class _Reading:
     section: str = ""  # the heading the indented lines belong to
     ask: tuple[Kind, re.Match[str]] | None = None  # what the call asks for
     budget: int | None = None
+    pinned: str | None = None
 
     def read(self, line: str) -> None:
         if line.startswith("  "):
             self._indented(line)
             return
         self.section = line
-        if m := _LINE.match(line):
+        if line.startswith(PINNED):
+            self.pinned = line[len(PINNED) :]
+        elif m := _LINE.match(line):
             self.fields[m.group(1)] = m.group(2)
         elif m := _BUDGET.match(line):
             self.budget = int(m.group(1))
@@ -291,6 +301,7 @@ class _Reading:
             beat=self.beats.get("beat"),
             previous_beat=self.beats.get("previous_beat"),
             next_beat=self.beats.get("next_beat"),
+            pinned_summary=self.pinned,
         )
 
 

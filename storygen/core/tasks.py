@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from storygen.core.models import Bible, Outline, Scene, SceneDraft, ScriptRequest
+from storygen.core.rate_headers import RateHeaders
 
 T = TypeVar("T")
 
@@ -94,6 +95,7 @@ class Generation(Generic[T]):
     prompt_tokens: int
     completion_tokens: int
     latency_s: float | None = None
+    rate: RateHeaders | None = None  # the server's x-ratelimit-* headers, when it sent them
 
 
 class Backend(Protocol):

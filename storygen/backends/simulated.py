@@ -76,6 +76,24 @@ def draw_latency(
     return hang_factor * median_s if draw_hang(seed, call, attempt, hang_rate) else latency
 
 
+FIRST_TOKEN_SHARE = 0.1  # a call's time before its first token, as a share of the call
+
+
+def first_token_share(seed: int, call: str, attempt: int) -> float:
+    """The share of a call's latency spent before its first token: about 10%, drawn from
+    (seed, call, attempt) apart from the latency itself, so every strategy meets the same.
+    The rest of the answer streams at an even rate, field by field in schema order."""
+    rng = random.Random(f"{seed}:{call}:{attempt}:first-token")
+    return min(0.5, max(0.02, FIRST_TOKEN_SHARE * math.exp(0.3 * rng.gauss(0.0, 1.0))))
+
+
+def summary_share(content: str) -> float:
+    """How far into an answer's text its summary is complete (the summary is the scene
+    schema's first field): the share of the streamed characters written by then."""
+    end = content.find('",', content.find('"summary"'))
+    return (end + 1) / len(content) if end > 0 else 1.0
+
+
 class Slots:
     """``size`` service slots handed out first come, first served; not bound to one event
     loop, so a backend can serve run after run.

@@ -11,45 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 from typing import Any
 
 from benchmarks import OUT
+from benchmarks.serve_sim import running_serve_sim
 from storygen import ScriptRequest
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.runner.bench import run_bench
 
 KEY = "sk-bench-0000000000"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(time_scale: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storygen", "serve-sim", "--port", str(port),
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/sim/stats", timeout=1).close()
-            return proc, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("serve-sim did not start")
 
 
 def main() -> None:
@@ -70,8 +42,7 @@ def main() -> None:
     sim = run_bench(
         base, **plan, time_scale=args.time_scale, repeat=args.repeat, on_result=keep("sim")
     )
-    proc, url = _start_server(args.time_scale)
-    try:
+    with running_serve_sim(args.time_scale) as url:
         config = BackendConfig.build_config(
             kind="openai", base_url=url, model="storygen-sim-1", api_keys=[KEY],
             per_key_concurrency=100,
@@ -80,9 +51,6 @@ def main() -> None:
             base, **plan, time_scale=args.time_scale, repeat=args.repeat,
             on_result=keep("http"), make_backend=lambda: OpenAIBackend(config),
         )  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     rows = []
     for a, b in zip(sim, http, strict=True):
         rows.append(

@@ -3,8 +3,9 @@
 Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
 outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (one finished
 scene a line, flushed at once; then one line a repair call, whose scene replaces the first:
-the last line for an index wins), timeline.json and script.json (both written atomically at
-the end).
+the last line for an index wins), pinned.jsonl (a pipelined run's summaries released to
+later scenes before their own scene was written: a resumed run keeps them), timeline.json
+and script.json (both written atomically at the end).
 """
 
 from __future__ import annotations
@@ -180,6 +181,31 @@ class RunDir:
             with contextlib.suppress(OSError):
                 os.fsync(self._checkpoint.fileno())
             self._discard()
+
+    def pin(self, index: int, summary: str) -> None:
+        """A summary later scenes were told before its scene was written, flushed at once:
+        after a kill, the scene is written again with this very summary."""
+        path = self.path / "pinned.jsonl"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"index": index, "summary": summary}) + "\n")
+                f.flush()
+        except OSError as exc:
+            raise StoreError("the pinned summaries", path, exc) from exc
+
+    def load_pinned(self) -> dict[int, str]:
+        """Released summaries by scene (the first for an index wins); cut lines skipped."""
+        pinned: dict[int, str] = {}
+        p = self.path / "pinned.jsonl"
+        if not p.exists():
+            return pinned
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)
+                pinned.setdefault(int(data["index"]), str(data["summary"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return pinned
 
     def load_lines(self) -> list[tuple[Scene, SceneTiming]]:
         """Every whole line of the checkpoint, in the order written: each scene as first

@@ -14,8 +14,8 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from storygen.backends.simulated_text import write_answer
@@ -36,7 +36,7 @@ from storygen.core.prompts import (
     parse_prompt,
     scene_prompt,
 )
-from storygen.core.tasks import Generation, SceneTask
+from storygen.core.tasks import Generation, SceneTask, StreamEvents
 
 SIM_MODEL = "storygen-sim-1"
 _Answer = TypeVar("_Answer", Outline, Bible, SceneDraft)
@@ -156,10 +156,15 @@ class SimCall:
     outcome: Outcome = "running"
 
 
+Mark = tuple[float, Callable[[], None]]  # (share of the drawn latency, what is then told)
+
+
 class SimulatedBackend:
-    """Writes from a template grammar; waits ``latency x time_scale`` per call."""
+    """Writes from a template grammar; waits ``latency x time_scale`` per call. Streamed
+    when the engine needs the summary early (pipelined): the same time, told in parts."""
 
     name = "simulated"
+    streams = True
 
     def __init__(
         self,
@@ -251,8 +256,20 @@ class SimulatedBackend:
             )
         self._recent.append(now)
 
-    async def _serve(self, seed: int, call: str, attempt: int, hedge: int) -> float:
-        """Admit, queue for a slot, serve; the answer's latency as the client sees it."""
+    async def _serve(
+        self,
+        seed: int,
+        call: str,
+        attempt: int,
+        hedge: int,
+        marks: Sequence[Mark] = (),
+        arrived: float | None = None,
+    ) -> float:
+        """Admit, queue for a slot, serve; the answer's latency as the client sees it.
+        ``marks``: what a streamed answer tells on the way, at shares of the drawn latency
+        (a failing call stops halfway: what comes later is never told). ``arrived``: when
+        the call came in, if its answer was written before it was served (a streamed one):
+        writing is then part of its time, as on a real server."""
         self._admit()
         key = hedge_key(call, hedge)
         fault = (  # no draw when faults are off: thousands of calls a second in bulk runs
@@ -262,12 +279,15 @@ class SimulatedBackend:
         seen = SimCall(call, attempt, hedge, hung=draw_hang(seed, key, attempt, self.hang_rate))
         seen.service_s = self.latency(seed, call, attempt, hedge) * (0.5 if fault else 1.0)
         self.served.append(seen)
-        arrived = time.monotonic()
+        came = time.monotonic() if arrived is None else arrived
         try:
+            begun = came
             if self.slots is not None and await self.slots.acquire():
-                seen.queued_s = time.monotonic() - arrived
+                begun = time.monotonic()
+                seen.queued_s = begun - came
             try:
-                await asyncio.sleep(seen.service_s)
+                whole = seen.service_s / (0.5 if fault else 1.0)
+                await _stream(begun, seen.service_s, whole, marks)
             finally:
                 if self.slots is not None:
                     self.slots.release()
@@ -304,13 +324,41 @@ class SimulatedBackend:
         return _written(Bible, bible_prompt(request), request.seed, attempt, delay)
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
+        self,
+        task: SceneTask,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+        events: StreamEvents | None = None,
     ) -> Generation[SceneDraft]:
         if task.index in self.fail_scenes:
             self._admit()
             raise PermanentError(f"simulated permanent failure of scene {task.index}")
-        delay = await self._serve(task.request.seed, f"scene{task.index}", attempt, hedge)
-        return _written(SceneDraft, scene_prompt(task), task.request.seed, attempt, delay)
+        seed, call, prompt = task.request.seed, f"scene{task.index}", scene_prompt(task)
+        if events is None or not events.needed:
+            delay = await self._serve(seed, call, attempt, hedge)
+            return _written(SceneDraft, prompt, seed, attempt, delay)
+        arrived = time.monotonic()
+        written = _written(SceneDraft, prompt, seed, attempt, 0.0)  # known before it streams
+        first = first_token_share(seed, hedge_key(call, hedge), attempt)
+        told = first + (1 - first) * summary_share(written.value.model_dump_json())
+        summary = written.value.summary
+        marks = ((first, events.first_token), (told, lambda: events.summary(summary)))
+        delay = await self._serve(seed, call, attempt, hedge, marks, arrived)
+        return replace(written, latency_s=delay)
+
+
+async def _stream(begun: float, seconds: float, whole: float, marks: Sequence[Mark]) -> None:
+    """Serve until ``seconds`` after ``begun`` (time.monotonic), telling each mark when its
+    share of ``whole`` (the drawn latency) has passed; deadlines, so no lateness adds up."""
+    for share, tell in marks:
+        at = share * whole
+        if at >= seconds:
+            break
+        await asyncio.sleep(max(0.0, begun + at - time.monotonic()))
+        tell()
+    await asyncio.sleep(max(0.0, begun + seconds - time.monotonic()))
 
 
 def _written(

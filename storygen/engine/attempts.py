@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from storygen.core.models import HedgeSettings, SceneDraft
-from storygen.core.tasks import Backend, Generation, SceneTask
+from storygen.core.tasks import Backend, Generation, SceneTask, StreamEvents
 from storygen.engine.admission import Layer, through
 from storygen.policies.hedging import Hedged, Hedger
 
@@ -86,15 +86,47 @@ class HedgedAnswer:
 
 
 class Attempt(Protocol):
-    async def __call__(self, task: SceneTask, attempt: int, feedback: str | None) -> Answer: ...
+    async def __call__(
+        self,
+        task: SceneTask,
+        attempt: int,
+        feedback: str | None,
+        events: StreamEvents | None = None,
+    ) -> Answer:
+        """``events``: given to a streaming backend's every copy (None for the others)."""
+        ...
+
+
+def _write(
+    backend: Backend,
+    task: SceneTask,
+    attempt: int,
+    feedback: str | None,
+    events: StreamEvents | None,
+    hedge: int = 0,
+) -> Awaitable[Generation[SceneDraft]]:
+    """One copy of the call: a primary is not told ``hedge`` (any backend, hedging-aware
+    or not), and a backend that does not stream is never given ``events``."""
+    extra: dict[str, Any] = {}
+    if hedge:
+        extra["hedge"] = hedge
+    if events is not None:
+        extra["events"] = events
+    return backend.write_scene(task, attempt=attempt, feedback=feedback, **extra)
 
 
 class PlainAttempt:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    async def __call__(self, task: SceneTask, attempt: int, feedback: str | None) -> Answer:
-        return Single(await self.backend.write_scene(task, attempt=attempt, feedback=feedback))
+    async def __call__(
+        self,
+        task: SceneTask,
+        attempt: int,
+        feedback: str | None,
+        events: StreamEvents | None = None,
+    ) -> Answer:
+        return Single(await _write(self.backend, task, attempt, feedback, events))
 
 
 class HedgedAttempt:
@@ -103,17 +135,23 @@ class HedgedAttempt:
     def __init__(self, backend: Backend, hedger: Hedger, backup: Sequence[Layer]) -> None:
         self.backend, self.hedger, self.backup = backend, hedger, through(backup)
 
-    async def __call__(self, task: SceneTask, attempt: int, feedback: str | None) -> Answer:
+    async def __call__(
+        self,
+        task: SceneTask,
+        attempt: int,
+        feedback: str | None,
+        events: StreamEvents | None = None,
+    ) -> Answer:
         backend = self.backend
 
         def copy(n: int) -> Awaitable[Generation[SceneDraft]]:
             if n == 0:  # the primary: any backend, hedging-aware or not
-                return backend.write_scene(task, attempt=attempt, feedback=feedback)
+                return _write(backend, task, attempt, feedback, events)
             return backup(n)
 
         async def backup(n: int) -> Generation[SceneDraft]:
             async with self.backup.slot():
-                return await backend.write_scene(task, attempt=attempt, feedback=feedback, hedge=n)
+                return await _write(backend, task, attempt, feedback, events, hedge=n)
 
         return HedgedAnswer(await self.hedger.call(copy))
 

@@ -41,6 +41,15 @@ class SceneStarted:
 
 
 @dataclass(frozen=True)
+class SceneSummarized:
+    """Scene ``index``'s summary streamed in and was released to later scenes (pipelined)."""
+
+    index: int
+    summary: str
+    at: float
+
+
+@dataclass(frozen=True)
 class SceneRetrying:
     index: int
     attempt: int
@@ -83,6 +92,7 @@ Event = (
     | OutlineFinished
     | BibleFinished
     | SceneStarted
+    | SceneSummarized
     | SceneRetrying
     | SceneFinished
     | SceneFailed

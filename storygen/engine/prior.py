@@ -22,6 +22,7 @@ class Prior:
     outline: Outline | None = None
     bible: Bible | None = None
     repairs: list[tuple[Scene, SceneTiming]] = field(default_factory=list)
+    pinned: dict[int, str] = field(default_factory=dict)  # summaries released, not yet written
 
     @classmethod
     def from_run(cls, run_dir: RunDir) -> Prior:
@@ -35,6 +36,7 @@ class Prior:
             outline=run_dir.load_outline(),
             bible=run_dir.load_bible(),
             repairs=[(s, t) for s, t in lines if t.repair and s.index in first],
+            pinned={k: v for k, v in run_dir.load_pinned().items() if k not in first},
         )
 
     @classmethod

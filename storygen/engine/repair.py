@@ -21,7 +21,7 @@ from storygen.core.continuity import Finding, FindingKind, check, counts
 from storygen.core.looks import scene_of
 from storygen.core.models import Bible, Outline, RunMeta, Scene, SceneTiming, ScriptRequest
 from storygen.core.planning import scene_durations
-from storygen.core.tasks import SceneContext, SceneTask, scene_context
+from storygen.core.tasks import SceneContext, SceneTask, StreamEvents, scene_context
 from storygen.engine.attempts import Answer, Attempt
 from storygen.engine.scenes import SceneCalls, scene_timing
 
@@ -75,11 +75,20 @@ class _Repairing:
     def __init__(self, inner: Attempt, why: Mapping[int, str], after: Mapping[int, int]) -> None:
         self.inner, self.why, self.after = inner, why, after
 
-    async def __call__(self, task: SceneTask, attempt: int, feedback: str | None) -> Answer:
+    async def __call__(
+        self,
+        task: SceneTask,
+        attempt: int,
+        feedback: str | None,
+        events: StreamEvents | None = None,
+    ) -> Answer:
         why = self.why[task.index]
         # a retry's own reason first: a backend reads "cut off at max_tokens" at the start
         told = why if feedback is None else f"{feedback}; {why}"
-        return await self.inner(task, self.after[task.index] + attempt, told)
+        number = self.after[task.index] + attempt
+        if events is None:  # as any attempt is called when nothing streams
+            return await self.inner(task, number, told)
+        return await self.inner(task, number, told, events)
 
 
 class RepairPass:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from storygen.core.errors import RateLimitedError
+from storygen.core.errors import RateLimitedError, RunawayError
 from storygen.core.models import SceneTiming
 from storygen.core.tasks import SceneTask
 from storygen.engine.admission import Layer, Limit, through
 from storygen.engine.attempts import Answer, Attempt
 from storygen.engine.events import BatchFinished, SceneRetrying, Subscriber
+from storygen.engine.release import Release
 from storygen.policies.retry import RetryPolicy, call_with_retries
 from storygen.scheduling.strategies import Strategy
 
@@ -26,6 +27,8 @@ class Sent:
     last_s: float  # the answered attempt was sent, likewise
     ticket: int  # the limit's number for the answered attempt
     rate_limited: int  # attempts answered 429
+    runaways: int = 0  # attempts cut off as runaway answers
+    release: Release | None = None  # what its streamed copies told, and when
 
 
 class SceneCalls:
@@ -43,9 +46,11 @@ class SceneCalls:
         self.policy, self.layers, self.limit = policy, through(layers), limit
         self.attempt, self.clock, self.emit = attempt, clock, emit
 
-    async def send(self, task: SceneTask, start: float) -> Sent:
+    async def send(self, task: SceneTask, start: float, release: Release | None = None) -> Sent:
+        """``release``: given for a streaming backend; an attempt after the summary was
+        released is told it (pinned)."""
         first = last = start
-        ticket = rate_limited = 0
+        ticket = rate_limited = runaways = 0
 
         async def call(attempt: int, feedback: str | None) -> Answer:
             nonlocal first, last, ticket
@@ -54,17 +59,25 @@ class SceneCalls:
                 ticket = self.limit.started()
                 if attempt == 1:
                     first = last
-                return await self.attempt(task, attempt, feedback)
+                if release is None:
+                    return await self.attempt(task, attempt, feedback, None)
+                release.attempt_started()
+                told = release.pinned(task)
+                return await self.attempt(told, attempt, feedback, release.events())
 
         def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
-            nonlocal rate_limited
+            nonlocal rate_limited, runaways
             if isinstance(exc, RateLimitedError):
                 rate_limited += 1
                 self.limit.rate_limited(wait)
+            runaways += isinstance(exc, RunawayError)
             self.emit(SceneRetrying(task.index, attempt, str(exc), wait))
 
         answer, attempts = await call_with_retries(self.policy, call, on_retry)
-        return Sent(answer, attempts, first, last, ticket, rate_limited)
+        rate = answer.generation.rate
+        if rate is not None:
+            self.limit.observed(rate)
+        return Sent(answer, attempts, first, last, ticket, rate_limited, runaways, release)
 
 
 def scene_timing(
@@ -93,6 +106,9 @@ def scene_timing(
         extra_prompt_tokens=gen.prompt_tokens * backups,
         extra_completion_tokens=gen.completion_tokens * backups,
         rate_limited=sent.rate_limited,
+        runaways=sent.runaways,
+        first_token_s=sent.release.first_token_at if sent.release else None,
+        summary_s=sent.release.summary_at if sent.release else None,
     )
 
 

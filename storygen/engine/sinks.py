@@ -30,6 +30,8 @@ class Sink(Protocol):
 
     def append(self, scene: Scene, timing: SceneTiming) -> None: ...
 
+    def pin(self, index: int, summary: str) -> None: ...
+
     def mark(
         self, status: str, error: str | None, scenes_done: int, wall_time_s: float
     ) -> None: ...
@@ -55,6 +57,9 @@ class NullSink:
         pass
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
+        pass
+
+    def pin(self, index: int, summary: str) -> None:
         pass
 
     def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
@@ -92,6 +97,9 @@ class RunDirSink:
 
     def append(self, scene: Scene, timing: SceneTiming) -> None:
         self.run_dir.append(scene, timing)
+
+    def pin(self, index: int, summary: str) -> None:
+        self.run_dir.pin(index, summary)
 
     def mark(self, status: str, error: str | None, scenes_done: int, wall_time_s: float) -> None:
         """Status on disk where that is still possible: a full disk must not hide the cause."""

@@ -7,7 +7,7 @@ import heapq
 import math
 import statistics
 
-from storygen.core.models import Script
+from storygen.core.models import SceneTiming, Script
 from storygen.scheduling.scheduler import ideal_makespan
 from storygen.scheduling.strategies import strategy_for
 
@@ -26,8 +26,18 @@ def ideal_of(script: Script) -> float:
     repairs = [t.service_s for t in meta.timeline if t.repair]
     service = {t.index: t.service_s for t in scenes}
     rule = strategy_for(script.request)
-    written = ideal_makespan(rule, service, outline_s)
+    written = ideal_makespan(rule, service, outline_s, summary_after=_summary_after(scenes))
     return bible_s + written + _in_slots(repairs, rule.concurrency)
+
+
+def _summary_after(scenes: list[SceneTiming]) -> dict[int, float]:
+    """Each scene's time to summary, from its first attempt's start (its service time
+    counts from there too), for the scenes whose summary was known early."""
+    return {
+        t.index: min(t.service_s, max(0.0, t.summary_s - (t.end_s - t.service_s)))
+        for t in scenes
+        if t.summary_s is not None
+    }
 
 
 def _in_slots(calls: list[float], slots: int) -> float:

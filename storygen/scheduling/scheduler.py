@@ -22,16 +22,24 @@ class Scheduler:
         total: int,
         done: Iterable[int] = (),
         cap: Callable[[], int] | None = None,
+        known: Iterable[int] = (),
     ) -> None:
+        """``known``: scenes not done whose summary later scenes were already told (a
+        resumed pipelined run's pinned summaries)."""
         self.strategy = strategy
         self.cap = cap  # an adaptive run's current limit on calls in flight
         self.total = total
         self.progress = Progress()
         self._done = bytearray(total + 1)  # index k for scene k; 0 unused
+        self._known = bytearray(total + 1)  # scene k's summary is known: done, or released
         self._predone = sorted(set(done))
         for k in self._predone:
-            self._done[k] = True
+            self._done[k] = self._known[k] = True
         self.done_count = len(self._predone)
+        self._preknown = sorted({*self._predone, *known})
+        for k in self._preknown:
+            self._known[k] = True
+        self.known_count = len(self._preknown)
         self._next = 1
         self._skip_done()
         self._advance_prefix()
@@ -45,6 +53,8 @@ class Scheduler:
         p = self.progress
         while p.prefix < self.total and self._done[p.prefix + 1]:
             p.prefix += 1
+        while p.summarized < self.total and self._known[p.summarized + 1]:
+            p.summarized += 1
 
     @property
     def finished(self) -> bool:
@@ -79,14 +89,24 @@ class Scheduler:
         return out
 
     def context_lag(self, k: int) -> int:
-        """Scenes 1..k-1 not done now; admission is in order, so later done ones are pre-done."""
-        later_predone = len(self._predone) - bisect.bisect_left(self._predone, k)
-        return (k - 1) - (self.done_count - later_predone)
+        """Scenes 1..k-1 whose summary is not known now (not done, nor released by a
+        pipelined call); admission is in order, so later known ones are pre-done."""
+        later_known = len(self._preknown) - bisect.bisect_left(self._preknown, k)
+        return (k - 1) - (self.known_count - later_known)
 
     def context_upto(self, k: int) -> int:
         return self.strategy.context_upto(k, self.progress)
 
+    def summary_known(self, k: int) -> None:
+        """Scene k's summary streamed in before its answer was complete (pipelined only:
+        other rules wait for whole scenes)."""
+        if not self._known[k]:
+            self._known[k] = True
+            self.known_count += 1
+            self._advance_prefix()
+
     def finish(self, k: int) -> None:
+        self.summary_known(k)
         self._done[k] = True
         self.done_count += 1
         self.progress.in_flight -= 1
@@ -100,25 +120,38 @@ class Scheduler:
         self.progress.in_flight -= 1
 
 
+_SUMMARY, _FINISH = 0, 1  # at one instant, a summary is known before a call ends
+
+
 def ideal_makespan(
     strategy: Strategy,
     service: Mapping[int, float],
     outline_s: float = 0.0,
     done: Iterable[int] = (),
+    summary_after: Mapping[int, float] | None = None,
 ) -> float:
-    """The strategy's schedule with zero overhead, for the given per-scene call times."""
+    """The strategy's schedule with zero overhead, for the given per-scene call times;
+    a pipelined rule also needs each scene's time to summary (``summary_after``, seconds
+    after its call started; missing: known only when the call ends)."""
     total = max([*service, *done], default=0)
     sched = Scheduler(strategy, total, done)
     now = 0.0
     if strategy.needs_outline:
         now = outline_s
         sched.outline_done()
-    running: list[tuple[float, int]] = []
+    pipelines = getattr(strategy, "pipelines", False)  # a rule written before pipelining
+    early = summary_after if pipelines and summary_after else {}
+    running: list[tuple[float, int, int]] = []
     while not sched.finished:
         for k in sched.startable():
-            heapq.heappush(running, (now + service[k], k))
+            heapq.heappush(running, (now + service[k], _FINISH, k))
+            if k in early:
+                heapq.heappush(running, (now + min(early[k], service[k]), _SUMMARY, k))
         if not running:  # pragma: no cover - only reachable with a broken rule
             raise RuntimeError("ideal schedule stalled")
-        now, k = heapq.heappop(running)
-        sched.finish(k)
+        now, kind, k = heapq.heappop(running)
+        if kind == _SUMMARY:
+            sched.summary_known(k)
+        else:
+            sched.finish(k)
     return now

@@ -20,6 +20,7 @@ class Progress:
 
     prefix: int = 0  # scenes 1..prefix are all done
     in_flight: int = 0
+    summarized: int = 0  # the summaries of scenes 1..summarized are known (pipelined)
     outline_done: bool = False
 
 
@@ -51,7 +52,12 @@ class Strategy(Protocol):
 
     @property
     def lag_allowance(self) -> int | None:
-        """Scenes k-A+1..k-1 that scene k may start without (windowed only)."""
+        """Scenes k-A+1..k-1 that scene k may start without (windowed and pipelined)."""
+        ...
+
+    @property
+    def pipelines(self) -> bool:
+        """Scene k starts on its predecessors' summaries, released while they stream."""
         ...
 
     def may_start(self, k: int, p: Progress) -> bool: ...
@@ -81,6 +87,7 @@ class Sequential:
     batches: ClassVar[bool] = False
     caps_in_flight: ClassVar[bool] = False
     lag_allowance: ClassVar[int | None] = None
+    pipelines: ClassVar[bool] = False
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.prefix >= k - 1
@@ -106,6 +113,7 @@ class Batched:
     batches: ClassVar[bool] = True
     caps_in_flight: ClassVar[bool] = False  # each batch is sized by the limit instead
     lag_allowance: ClassVar[int | None] = None
+    pipelines: ClassVar[bool] = False
 
     def _first(self, k: int) -> int:
         return (k - 1) // self.concurrency * self.concurrency + 1
@@ -134,6 +142,7 @@ class Windowed:
     adapts: ClassVar[bool] = True
     batches: ClassVar[bool] = False
     caps_in_flight: ClassVar[bool] = True
+    pipelines: ClassVar[bool] = False
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.in_flight < self.concurrency and p.prefix >= k - self.lag_allowance
@@ -159,12 +168,40 @@ class OutlineFirst:
     batches: ClassVar[bool] = False
     caps_in_flight: ClassVar[bool] = True
     lag_allowance: ClassVar[int | None] = None
+    pipelines: ClassVar[bool] = False
 
     def may_start(self, k: int, p: Progress) -> bool:
         return p.outline_done and p.in_flight < self.concurrency
 
     def context_upto(self, k: int, p: Progress) -> int:
         return 0
+
+    def group(self, k: int) -> int:
+        return (k - 1) // self.concurrency + 1
+
+    def members(self, group: int) -> range:
+        return _wave(group, self.concurrency)
+
+
+@dataclass(frozen=True)
+class Pipelined:
+    """Lag 0 at a pipeline's speed: scene k starts once the summaries of scenes 1..k-A are
+    known, each released as soon as it has streamed in, with at most W calls in flight."""
+
+    concurrency: int
+    lag_allowance: int = 1
+    name: str = "pipelined"
+    needs_outline: bool = False
+    adapts: ClassVar[bool] = True
+    batches: ClassVar[bool] = False
+    caps_in_flight: ClassVar[bool] = True
+    pipelines: ClassVar[bool] = True
+
+    def may_start(self, k: int, p: Progress) -> bool:
+        return p.in_flight < self.concurrency and p.summarized >= k - self.lag_allowance
+
+    def context_upto(self, k: int, p: Progress) -> int:
+        return min(p.summarized, k - 1)
 
     def group(self, k: int) -> int:
         return (k - 1) // self.concurrency + 1
@@ -186,6 +223,7 @@ class AdaptiveBatched:
     batches: ClassVar[bool] = True
     caps_in_flight: ClassVar[bool] = False
     lag_allowance: ClassVar[int | None] = None
+    pipelines: ClassVar[bool] = False
     starts: list[int] = field(default_factory=lambda: [1])  # first scene of each batch
     ends: list[int] = field(default_factory=list)  # one past the last
 
@@ -226,6 +264,8 @@ def strategy_for(request: ScriptRequest, size: Callable[[], int] | None = None) 
         return Windowed(w, request.effective_lag_allowance)
     if request.strategy == "outline":
         return OutlineFirst(w)
+    if request.strategy == "pipelined":
+        return Pipelined(w, request.effective_lag_allowance)
     raise InvalidRequestError(  # pragma: no cover - ScriptRequest already validates
         f"unknown strategy {request.strategy!r}", field="strategy"
     )

@@ -62,7 +62,7 @@ def test_no_outline_scene_is_admitted_before_the_outline() -> None:
 def test_a_resumed_run_skips_done_scenes_and_counts_them_in_the_prefix() -> None:
     sched = Scheduler(Sequential(), total=6, done=[4, 2, 2, 1, 6])
     assert sched.done_count == 4
-    assert sched.progress == Progress(prefix=2)
+    assert sched.progress == Progress(prefix=2, summarized=2)  # done scenes' summaries are known
     assert [sched.is_done(k) for k in range(1, 7)] == [True, True, False, True, False, True]
     assert sched.startable() == [3]
     sched.finish(3)

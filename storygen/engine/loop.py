@@ -39,7 +39,7 @@ from storygen.engine.events import (
 )
 from storygen.engine.plan_calls import PlanCalls
 from storygen.engine.prior import Prior
-from storygen.engine.release import Release
+from storygen.engine.release import Releases
 from storygen.engine.repair import RepairPass
 from storygen.engine.scenes import Groups, SceneCalls, scene_timing
 from storygen.engine.sinks import Sink, sink_for
@@ -86,11 +86,6 @@ class _Run:
         self.outline = prior.outline
         self.bible = prior.bible
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
-        # what later scenes may quote: written scenes' summaries, and released ones
-        self.summaries: dict[int, str] = {k: s.summary for k, s in self.scenes.items()}
-        self.streams = bool(getattr(backend, "streams", False))
-        self.pinned = prior.pinned  # released before a stop: their scenes must keep them
-        self.summaries.update(self.pinned)
         # A resumed run's new timings follow the earlier ones on the chart.
         earlier = [t for _, t in [*prior.scenes.values(), *prior.repairs]]
         self.offset = max((t.end_s for t in earlier), default=0.0)
@@ -99,7 +94,9 @@ class _Run:
         self.repair_rows: list[SceneTiming] = []
         # batched sizes each batch from the limit; the others cap the calls in flight by it
         cap = self.limit.size if self.strategy.caps_in_flight else None
-        known = self.pinned if self.strategy.pipelines else ()
+        pipe = (self.strategy, backend, self.now, self._released)
+        self.releases = Releases(self.scenes, prior, *pipe)
+        known = prior.pinned if self.strategy.pipelines else ()
         self.sched = Scheduler(self.strategy, self.total, done=self.scenes, cap=cap, known=known)
         left = self.total - len(self.scenes)
         attempt = attempt_for(request.hedge, backend, left, self.admission.backup)
@@ -116,9 +113,8 @@ class _Run:
             strategy=request.strategy,
             concurrency=self.strategy.concurrency,
             lag_allowance=self.strategy.lag_allowance,
+            stream_note=self.releases.note,
         )
-        if self.strategy.pipelines and not self.streams:
-            self._unstreamed(f"the {backend.name} backend does not stream")
 
     def now(self) -> float:
         return time.perf_counter() - self.t0 + self.offset
@@ -219,57 +215,35 @@ class _Run:
         lag = self.sched.context_lag(k)
         upto = self.sched.context_upto(k)
         context = scene_context(
-            k, upto, self.summaries, self.request.context_scenes, self.outline, self.bible
+            k, upto, self.releases.summaries, self.request.context_scenes, self.outline, self.bible
         )
         group = self.groups.started(k, start)
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
         self.emit(SceneStarted(k, group, start))
-        release = self._release(k)
+        release = self.releases.for_scene(k)
         sent = await self.calls.send(task, start, release)
         draft = sent.answer.generation.value
         if release is not None:
             draft = release.kept(draft)  # the summary later scenes were told, pinned
-            for reason in release.unstreamed[:1]:
-                self._unstreamed(reason)
+            if release.unstreamed and (note := self.releases.unstreamed(release.unstreamed[0])):
+                self.meta.stream_note = note
         # looks by construction, before the scene is stored
         scene = scene_of(draft, k, self.durations[k - 1], context.bible)
         end = self.now()
         self.limit.answered(end - sent.last_s, sent.ticket)  # queueing included: the signal
         self._record(scene, scene_timing(task, group, start, end, lag, sent))
 
-    def _release(self, k: int) -> Release | None:
-        """How scene k's streamed copies tell their summary: for a pipelined rule (the
-        only one that starts later scenes on it) and a backend that streams; else None,
-        and the backend is called as always (it may still stream on its own, to cut
-        runaway answers)."""
-        if not (self.streams and self.strategy.pipelines):
-            return None
-        pinned = self.pinned.get(k)
-        return Release(k, self.strategy.pipelines, self.now, self._released, pinned)
-
     def _released(self, k: int, summary: str) -> None:
         self.sink.pin(k, summary)  # on disk before any later scene is told it
-        self.summaries[k] = summary
         self.sched.summary_known(k)
         self.emit(SceneSummarized(k, summary, self.now()))
         self.wake.set()
-
-    def _unstreamed(self, reason: str) -> None:
-        """Said once in the run's record: a pipelined run then waits for whole scenes."""
-        if self.meta.stream_note is None and self.strategy.pipelines:
-            a = self.strategy.lag_allowance
-            self.meta.stream_note = (
-                f"{reason}: each summary was known only with its scene, so "
-                f"pipelined({self.strategy.concurrency}, A={a}) ran as windowed with lag "
-                f"allowance {a}"
-            )
-            log.warning("%s", self.meta.stream_note)
 
     def _record(self, scene: Scene, timing: SceneTiming) -> None:
         k = timing.index
         self.sink.append(scene, timing)  # on disk before anyone is told it is done
         self.scenes[k], self.timings[k] = scene, timing
-        self.summaries[k] = scene.summary
+        self.releases.written(scene)
         self.sched.finish(k)
         self.emit(SceneFinished(scene, timing))
         batch = self.groups.finished(timing.group, timing.end_s)

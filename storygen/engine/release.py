@@ -9,11 +9,16 @@ summary the final script does not contain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from storygen.core.models import SceneDraft
-from storygen.core.tasks import SceneTask, StreamEvents
+from storygen.core.models import Scene, SceneDraft
+from storygen.core.tasks import Backend, SceneTask, StreamEvents
+from storygen.engine.prior import Prior
+from storygen.scheduling.strategies import Strategy
+
+log = logging.getLogger("storygen")
 
 
 @dataclass
@@ -61,3 +66,56 @@ class Release:
         if self.summary is None or draft.summary == self.summary:
             return draft
         return draft.model_copy(update={"summary": self.summary})
+
+
+class Releases:
+    """A run's summaries as later prompts quote them: the written scenes', and in a
+    pipelined run those released while their scenes stream (pinned ones included: released
+    before the run was stopped). Hands each scene its ``Release`` when it pipelines."""
+
+    def __init__(
+        self,
+        written: Mapping[int, Scene],
+        prior: Prior,
+        strategy: Strategy,
+        backend: Backend,
+        clock: Callable[[], float],
+        announce: Callable[[int, str], None],
+    ) -> None:
+        self.summaries: dict[int, str] = {k: s.summary for k, s in written.items()}
+        self.pinned = prior.pinned  # released before the run was stopped
+        self.summaries.update(self.pinned)
+        self.strategy, self.clock, self.announce = strategy, clock, announce
+        streams = bool(getattr(backend, "streams", False))
+        self.live = strategy.pipelines and streams
+        self.note: str | None = None
+        if not streams:
+            self.unstreamed(f"the {backend.name} backend does not stream")
+
+    def for_scene(self, k: int) -> Release | None:
+        """Only a pipelined rule starts later scenes on a summary, and only a backend that
+        streams can tell it early; otherwise None, and the backend is called as always (it
+        may still stream on its own, to cut runaway answers)."""
+        if not self.live:
+            return None
+        return Release(k, True, self.clock, self._released, self.pinned.get(k))
+
+    def _released(self, k: int, summary: str) -> None:
+        self.summaries[k] = summary
+        self.announce(k, summary)
+
+    def written(self, scene: Scene) -> None:
+        self.summaries[scene.index] = scene.summary
+
+    def unstreamed(self, reason: str) -> str | None:
+        """The run's note, once, when a pipelined run had to wait for whole scenes (said in
+        the log too)."""
+        if self.note is not None or not self.strategy.pipelines:
+            return None
+        a = self.strategy.lag_allowance
+        self.note = (
+            f"{reason}: each summary was known only with its scene, so "
+            f"pipelined({self.strategy.concurrency}, A={a}) ran as windowed with lag allowance {a}"
+        )
+        log.warning("%s", self.note)
+        return self.note

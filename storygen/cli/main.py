@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency",
         dest="concurrency",
         default="5",
-        help="batch size (batched) or window (windowed, outline), "
+        help="batch size (batched) or calls in flight (windowed, outline, pipelined), "
         f"{CONCURRENCY.low}-{CONCURRENCY.high}; "
         "'auto' = keys x per-key concurrency; 'adaptive' finds it at run time",
     )
@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         "--lag-allowance",
         type=int,
         default=None,
-        help="windowed: scene k waits for 1..k-A (default 2 x window)",
+        help="windowed: scene k waits for scenes 1..k-A (default 2 x window); pipelined: "
+        "for their summaries, streamed (default 1: every earlier summary, lag 0)",
     )
     gen.add_argument("--style", default="cinematic", help="visual style")
     gen.add_argument("--language", default="en", help="en, es, fr or de (simulated)")
@@ -135,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
     sim.add_argument("--slow-seconds", type=float, default=30.0)
     add_sim_server_flags(sim)
+    from storygen.cli.serve_sim import add_stream_flags  # imports no web stack
+
+    add_stream_flags(sim)
     sim.add_argument(
         "--api-key",
         action="append",

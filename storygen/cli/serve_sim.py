@@ -9,10 +9,67 @@ import argparse
 
 from storygen.backends.simulated import HANG_FACTOR
 from storygen.cli.flags import Usage, check_sim_server_flags
-from storygen.core.bounds import BATCH_DELAY_S, MAX_TOKENS, SHARE, TIME_SCALE
+from storygen.core.bounds import BATCH_DELAY_S, COMPUTE_GAIN, MAX_TOKENS, SHARE, TIME_SCALE
+
+
+def add_stream_flags(sim: argparse.ArgumentParser) -> None:
+    """serve-sim's streaming, compute and rate-header flags (main.py adds them to the
+    serve-sim parser; this module imports no web stack, so that costs nothing)."""
+    sim.add_argument(
+        "--no-streaming",
+        dest="streaming",
+        action="store_false",
+        help='refuse "stream": true with a 400 naming the parameter, as a server that '
+        "cannot stream does",
+    )
+    sim.add_argument(
+        "--runaway-rate",
+        type=float,
+        default=0.0,
+        help="share of streamed calls that run away: whitespace until max_tokens (0-1)",
+    )
+    sim.add_argument(
+        "--compute-bound",
+        action="store_true",
+        help="the --capacity slots share one compute, like llama.cpp on a laptop CPU",
+    )
+    sim.add_argument(
+        "--compute-gain",
+        type=float,
+        default=1.5,
+        help="with --compute-bound: the server's most speed, in calls served alone "
+        "(default 1.5; 1: no faster for more calls)",
+    )
+    sim.add_argument(
+        "--no-rate-headers",
+        dest="rate_headers",
+        action="store_false",
+        help="send no x-ratelimit-* headers with an --rpm",
+    )
+
+
+def _stream_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The streaming flags, at their defaults until main.py adds them to the parser."""
+    return {
+        "streaming": getattr(args, "streaming", True),
+        "runaway_rate": getattr(args, "runaway_rate", 0.0),
+        "compute_bound": getattr(args, "compute_bound", False),
+        "compute_gain": getattr(args, "compute_gain", 1.5),
+        "rate_headers": getattr(args, "rate_headers", True),
+    }
 
 
 def _check(args: argparse.Namespace) -> None:
+    runaway = float(getattr(args, "runaway_rate", 0.0))
+    if runaway not in SHARE:
+        raise Usage(f"--runaway-rate must be between {SHARE.low} and {SHARE.high}")
+
+    gain = float(getattr(args, "compute_gain", 1.5))
+    if gain not in COMPUTE_GAIN:
+        raise Usage(
+            f"--compute-gain must be between {COMPUTE_GAIN.low:g} and {COMPUTE_GAIN.high:g} "
+            f"(got {gain:g})"
+        )
     for name in (
         "error_rate",
         "malformed_rate",
@@ -66,6 +123,7 @@ def cmd_serve_sim(args: argparse.Namespace) -> int:
         batch_delay_s=args.batch_delay,
         batch_fail_rate=args.batch_fail_rate,
         batch_expire_rate=args.batch_expire_rate,
+        **_stream_settings(args),  # type: ignore[arg-type]
     )
     print(f"serve-sim on http://127.0.0.1:{args.port}/v1 (models: {', '.join(config.models)})")
     serve(config, port=args.port)

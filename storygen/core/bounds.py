@@ -33,6 +33,8 @@ CAPACITY = Bound(1, 10_000)
 TIME_SCALE = Bound(0, 100)
 # A hung call takes this many times the median latency.
 HANG_FACTOR = Bound(1, 1000)
+# serve-sim's compute-bound mode: how much faster n calls at once go in total than one
+COMPUTE_GAIN = Bound(1, 1000)
 # Shares of calls: hung calls, backups (the hedge budget).
 SHARE = Bound(0, 1)
 # A fixed hedge delay, seconds (exclusive of 0: ``gt``).

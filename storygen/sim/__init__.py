@@ -10,14 +10,20 @@ with C slots: the others queue first come, first served, and their latency grows
 queue. A client that closes its connection before the answer (a cancelled call) is
 noticed: the work stops and the request is counted as cancelled.
 
+A body with ``"stream": true`` is answered with server-sent events as OpenAI sends them,
+paced by the call's work (time to first token, then the text at an even rate), with
+faults that strike mid-stream. A compute-bound server shares one compute among its
+slots; with an rpm every chat answer carries OpenAI's x-ratelimit-* headers.
+
 It also serves the Batch API, whose lines are answered by the same code as a live chat
 request (``answer_chat``). Importing this package loads FastAPI and uvicorn: only
 serve-sim's own callers (the CLI's serve-sim command, tests, benchmarks) do.
 
 Modules, top down: app (the app, a background server, ``serve``) > chat_routes,
-batch_routes (the HTTP routes) > batch_store, batch_input (the Batch API's files,
-batches and input check) > chat (one chat call answered, its faults) > auth, state,
-errors > config.
+batch_routes (the HTTP routes) > stream (a streamed answer), rate_headers, batch_store,
+batch_input (the Batch API's files, batches and input check) > service (slots, pace,
+a client that leaves) > pace, compute (wall-clock or shared work) > chat (one chat call
+answered) > faults (scripted or drawn) > auth, state, errors > config.
 """
 
 from storygen.sim.app import RunningServer, create_app, serve

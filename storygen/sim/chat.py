@@ -8,7 +8,6 @@ No transport here (no key, rate limit, latency or connection): the live endpoint
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from storygen.backends.simulated_text import write_answer
 from storygen.core.prompts import ParsedCall, estimate_tokens, parse_prompt
 from storygen.sim.config import SimServerConfig
 from storygen.sim.errors import NOT_STORYGEN, Answer, error_body, server_error, validation_500
+from storygen.sim.faults import FILLER, kind, run_away, strike_share
 
 # The response formats each structured mode accepts ("none" accepts none).
 _SUPPORTED = {
@@ -35,6 +35,16 @@ class ChatCall:
     mode: str  # the response_format asked for: json_schema, json_object or none
     max_tokens: int | None  # max_tokens or max_completion_tokens, as asked
     prompt_tokens: int  # every message, counted as serve-sim counts usage
+
+    @property
+    def streamed(self) -> bool:
+        """The body asks for server-sent events ("stream": true)."""
+        return bool(self.body.get("stream"))
+
+    @property
+    def include_usage(self) -> bool:
+        """A streamed answer ends with a usage chunk (stream_options.include_usage)."""
+        return bool((self.body.get("stream_options") or {}).get("include_usage"))
 
     @property
     def call(self) -> str | None:
@@ -63,9 +73,18 @@ def refuse_chat(config: SimServerConfig, chat: ChatCall) -> Answer | None:
     """What the model refuses in the body itself (model, parameters, format, length)."""
     return (
         _refuse_model(config, chat.body)
+        or _refuse_stream(config, chat)
         or _refuse_format(config, chat.mode)
         or _refuse_length(config, chat)
     )
+
+
+def _refuse_stream(config: SimServerConfig, chat: ChatCall) -> Answer | None:
+    """A server that cannot stream names the parameter it refuses."""
+    if chat.streamed and not config.streaming:
+        message = "stream is not supported by this server"
+        return 400, error_body(message, "unsupported_parameter", param="stream")
+    return None
 
 
 def _refuse_model(config: SimServerConfig, body: dict[str, Any]) -> Answer | None:
@@ -121,19 +140,6 @@ def _refuse_length(config: SimServerConfig, chat: ChatCall) -> Answer | None:
     )
 
 
-def draw_fault(config: SimServerConfig, seed: int, call: str, attempt: int) -> str:
-    """The fault this attempt plays: scripted if the config says so, else drawn from
-    (seed, call, attempt), so the same run meets the same faults."""
-    script = config.script.get(call)
-    if script is not None and attempt <= len(script):
-        return script[attempt - 1]
-    rng = random.Random(f"{seed}:{call}:{attempt}:server")
-    for name, rate in (("500", config.error_rate), ("malformed", config.malformed_rate)):
-        if rng.random() < rate:
-            return name
-    return "timeout" if rng.random() < config.slow_rate else "ok"
-
-
 def _with_raw_control_characters(content: str) -> str:
     """The same JSON, pretty-printed, with raw newlines and tabs inside its strings."""
     data = json.loads(content)
@@ -146,13 +152,20 @@ def _with_raw_control_characters(content: str) -> str:
 
 
 def complete_chat(
-    chat: ChatCall, fault: str, answer_id: str, created: int, attempt: int = 1
+    chat: ChatCall,
+    fault: str,
+    answer_id: str,
+    created: int,
+    attempt: int = 1,
+    strike: float | None = None,
 ) -> dict[str, Any]:
     """The chat.completion the simulated LLM writes for a storygen prompt, with its usage;
-    the faults "malformed", "newlines" and "length:<N>" spoil the text as asked.
+    the faults "malformed", "newlines", "length:<N>", "runaway" and "loop" spoil the text
+    as asked.
 
     The text is the in-process simulator's for the same prompt and attempt: both read the
-    prompt alone (``parse_prompt``) and draw by (seed, call, attempt)."""
+    prompt alone (``parse_prompt``) and draw by (seed, call, attempt). ``strike``: where
+    in the text a runaway begins (drawn by the caller, which knows the call's draw key)."""
     if chat.parsed is None:
         raise ValueError(NOT_STORYGEN)
     content = write_answer(chat.parsed, attempt).model_dump_json()
@@ -163,6 +176,14 @@ def complete_chat(
         content = _with_raw_control_characters(content)
     elif fault.startswith("length:") and (asked or 0) < int(fault.partition(":")[2]):
         content, finish = content[: len(content) // 2], "length"
+    elif kind(fault) in FILLER:  # ran away: cut off at max_tokens
+        share = (
+            strike
+            if strike is not None
+            else strike_share(fault, chat.seed, chat.call or "", attempt)
+        )
+        content, asked = run_away(content, fault, round(share * len(content)), asked)
+        finish = "length"
     written = asked if finish == "length" and asked else estimate_tokens(content)
     usage = {"prompt_tokens": chat.prompt_tokens, "completion_tokens": written}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]

@@ -13,6 +13,7 @@ from storygen.core import bounds
 # json_object works.
 Structured = Literal["json_schema", "json_object", "none", "refuse-500"]
 STRUCTURED_MODES: tuple[Structured, ...] = ("json_schema", "json_object", "none", "refuse-500")
+# A compute-bound server's most speed, in calls served alone: 1 = no faster for more calls.
 
 
 @dataclass
@@ -28,6 +29,17 @@ class SimServerConfig:
     hang_rate: float = 0.0  # share of calls that take hang_factor x the median (scaled)
     hang_factor: float = HANG_FACTOR
     capacity: int | None = None  # requests served at once; the rest queue (None: no limit)
+    # the slots share one fixed compute (llama.cpp on a laptop CPU): with n calls in
+    # service the server runs min(n, compute_gain) times one call's solo speed, shared
+    compute_bound: bool = False
+    compute_gain: float = 1.5
+    # answer "stream": true with server-sent events; False: refuse it with a 400 naming
+    # the stream parameter, as a server that cannot stream does
+    streaming: bool = True
+    # share of streamed calls that run away (whitespace until max_tokens), drawn
+    runaway_rate: float = 0.0
+    # x-ratelimit-* headers on every chat answer while there is an rpm
+    rate_headers: bool = True
     api_keys: frozenset[str] | None = None  # None: any non-empty key
     exhausted_keys: frozenset[str] = frozenset()
     models: tuple[str, ...] = (SIM_MODEL, "gpt-4o-mini")
@@ -46,7 +58,14 @@ class SimServerConfig:
     # "drop" (the connection closes mid-answer), "newlines" (valid JSON but for raw
     # newlines and tabs inside its strings, as small models and grammars write them),
     # "length:<N>" (cut off with finish_reason "length" unless max_tokens >= N),
-    # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>"
+    # an HTTP status such as "500", "400" or "409", or "429:<retry-after s>";
+    # and while an answer streams, after a share of its text ("cut:0.6"; bare: drawn):
+    # "cut" (the connection closes: no finish, no [DONE]), "stall" (nothing for slow_s,
+    # then the rest), "badchunk" (one `data: {not json` line), "runaway" (whitespace
+    # until max_tokens, finish_reason "length"), "loop" (a phrase repeated likewise).
+    # A plain answer plays cut as drop, stall as timeout, badchunk as ok, and runaway
+    # and loop as one long answer cut off at max_tokens; a stream plays truncated as cut,
+    # drop as a cut before any text, and timeout as slow_s of silence before the first token.
     script: dict[str, list[str]] = field(default_factory=dict)
     # The Batch API (storygen/sim/batch_api_routes.py). A batch is done batch_delay_s real
     # seconds after it was created: not scaled by time_scale, since a real batch's delay
@@ -84,6 +103,11 @@ class SimServerConfig:
                 f"{bounds.BATCH_DELAY_S.high}, the 24 h window "
                 f"(got {self.batch_delay_s})"
             )
-        for name in ("batch_fail_rate", "batch_expire_rate"):
+        if self.compute_gain not in bounds.COMPUTE_GAIN:
+            raise ValueError(
+                f"compute_gain must be between {bounds.COMPUTE_GAIN.low} and "
+                f"{bounds.COMPUTE_GAIN.high} (got {self.compute_gain})"
+            )
+        for name in ("batch_fail_rate", "batch_expire_rate", "runaway_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1 (got {getattr(self, name)})")

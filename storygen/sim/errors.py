@@ -16,8 +16,10 @@ Answer = tuple[int, dict[str, Any]]
 NOT_STORYGEN = "serve-sim only answers storygen's outline and scene prompts"
 
 
-def error_body(message: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+def error_body(message: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    }
 
 
 def error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:

@@ -34,6 +34,11 @@ class SimRequest:
     queued_s: float = 0.0  # waited for a free slot (only with a capacity)
     service_s: float = 0.0  # the drawn time to serve the answer, holding a slot
     cancelled: bool = False  # the client closed the connection before the answer
+    streamed: bool = False  # answered with server-sent events
+    first_token_s: float | None = None  # after arrival, when the first content was sent
+    sent_tokens: int = 0  # completion tokens sent (streamed: before the end or the client left)
+    work_s: float = 0.0  # the call's solo work: its drawn latency (scaled), served alone
+    served_s: float = 0.0  # wall seconds it actually held its slot (shared compute: longer)
 
 
 @dataclass
@@ -90,6 +95,15 @@ class SimServerState:
         self.window.append(now)
         return None
 
+    def rate_window(self, rpm: int, window_s: float) -> tuple[int, float]:
+        """What is left of the sliding window the 429s come from, and the seconds until
+        its oldest request leaves it (so one more is let in; 0 when it is empty)."""
+        now = time.monotonic()
+        while self.window and self.window[0] <= now - window_s:
+            self.window.popleft()
+        reset = self.window[0] + window_s - now if self.window else 0.0
+        return max(0, rpm - len(self.window)), max(0.0, reset)
+
     def stats(self, config: SimServerConfig) -> dict[str, Any]:
         """What the server saw, with keys masked: for benchmarks and curious users."""
         return {
@@ -107,6 +121,11 @@ class SimServerState:
             "hang_rate": config.hang_rate,
             "hang_factor": config.hang_factor,
             "modes": Counter(r.mode for r in self.requests),
+            "streamed": sum(r.streamed for r in self.requests),
+            "compute_bound": config.compute_bound,
+            "compute_gain": config.compute_gain,
+            "streaming": config.streaming,
+            "runaway_rate": config.runaway_rate,
             "batch_http_requests": self.batch_http_requests,
             "files_uploaded": self.files_uploaded,
             "batches_created": self.batches_created,

@@ -28,7 +28,7 @@ st.caption(
 
 form = request_form("cmp", scheduling=False)
 keep: dict[str, Any] = {"persist_state": "session"}
-batched, windowed, outline = st.columns(3)
+batched, windowed, outline, pipelined = st.columns(4)
 sizes = batched.multiselect(
     "Batch sizes",
     OPTIONS,
@@ -53,6 +53,15 @@ outlines = outline.multiselect(
     help="Plan-then-write: one outline call, then every scene in parallel.",
     **keep,
 )
+pipes = pipelined.multiselect(
+    "Pipelined (W in flight)",
+    OPTIONS,
+    default=[],
+    key="cmp_pipelined",
+    help="Each answer streams, summary first; a scene starts as soon as its predecessor's "
+    "summary is known, so it sees every earlier summary (lag 0) at a pipeline's speed.",
+    **keep,
+)
 tail, limit = st.columns(2, vertical_alignment="bottom")
 hedged = tail.toggle(
     "Also with hedging",
@@ -66,7 +75,7 @@ hedged = tail.toggle(
     **keep,
 )
 adaptive_max = planning.DEFAULT_ADAPTIVE_MAX
-if planning.ADAPTIVE in [*sizes, *windows, *outlines]:
+if planning.ADAPTIVE in [*sizes, *windows, *outlines, *pipes]:
     adaptive_max = limit.number_input(
         "Adaptive: at most (calls in flight)",
         min_value=int(CONCURRENCY.low),
@@ -93,7 +102,7 @@ near_button = st.empty()
 if clicked:
     request = form.build()
     plan = planning.comparison_plan(
-        sizes, windows, outlines, hedged=hedged, adaptive_max=int(adaptive_max)
+        sizes, windows, outlines, pipes, hedged=hedged, adaptive_max=int(adaptive_max)
     )
     if len(plan) == 1:
         plan_slot.error("Choose at least one batch size or window to compare with sequential.")

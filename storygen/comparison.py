@@ -230,6 +230,7 @@ def compare(
     batch_sizes: Iterable[int] = DEFAULT_BATCH_SIZES,
     windows: Iterable[int] = (),
     outline_windows: Iterable[int] = (),
+    pipelined: Iterable[int] = (),
     *,
     backend: BackendConfig | None = None,
     store: RunStore | None = None,
@@ -246,12 +247,15 @@ def compare(
     a call last 0.1 s). On a paid API the sequential run is estimated from measured call
     times unless ``measure_sequential``. ``bible`` gives every lane a story bible call (or
     none), whatever the request says; ``repair`` likewise gives every lane the repair pass
-    (``engine.repair``) or none. Lanes that fail are listed in ``.failures``.
+    (``engine.repair``) or none. ``pipelined`` sizes are calls in flight of lanes that
+    stream each answer and start a scene once its predecessor's summary is known (every
+    earlier summary seen: lag 0). Lanes that fail are listed in ``.failures``.
     """
     base = _base_request(idea, duration_s, bible, repair)
     config = _backend_config(backend, time_scale)
     measured = measures_sequential(config, measure_sequential)
-    requests = plan_requests(base, comparison_plan(batch_sizes, windows, outline_windows), measured)
+    plan = comparison_plan(batch_sizes, windows, outline_windows, pipelined)
+    requests = plan_requests(base, plan, measured)
     labels = [request_label(r) for r in requests]
     outcomes = run_sync(_run_lanes(requests, labels, config, store, progress, None))
     return _collect(base, labels, outcomes, measured)

@@ -17,6 +17,8 @@ from storygen.core.bounds import CONCURRENCY, DURATION_S
 from storygen.core.models import STRATEGIES
 
 DEFAULT_IDEA = "A lighthouse keeper finds a map to a drowned city"
+# The strategies whose scene k waits only for scenes 1..k-A: they take a lag allowance A.
+LAGGED = ("windowed", "pipelined")
 _REPAIR_SHARE: float = ScriptRequest.model_fields["repair_budget"].default
 
 
@@ -36,6 +38,21 @@ class RequestForm:
     def show(self, exc: InvalidRequestError) -> None:
         slot = self.slots.get(exc.field or "") or self.slots["idea"]
         slot.error(str(exc))
+
+
+def _lag_allowance(prefix: str) -> int | None:
+    """A, or None (0 in the field) for the strategy's own default."""
+    allowance = st.number_input(
+        "Lag allowance (0 = default)",
+        value=0,
+        step=1,
+        key=f"{prefix}_lag_allowance",
+        help="Scene k starts once scenes 1..k-A are written (windowed) or once their "
+        "summaries have streamed in (pipelined). 0 keeps the default: 2 x the window for "
+        "windowed, 1 for pipelined (every earlier summary: no context lag).",
+        persist_state="session",
+    )
+    return int(allowance) or None
 
 
 def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
@@ -85,11 +102,14 @@ def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
                 value=5,
                 step=1,
                 key=f"{prefix}_concurrency",
-                help="Batched: scenes per batch. Windowed and outline: calls in flight. "
-                f"{CONCURRENCY.low} to {CONCURRENCY.high}.",
+                help="Batched: scenes per batch. Windowed, outline and pipelined: calls in "
+                f"flight. {CONCURRENCY.low} to {CONCURRENCY.high}.",
                 **keep,
             )
             slots["concurrency"] = st.empty()
+            if values["strategy"] in LAGGED:
+                values["lag_allowance"] = _lag_allowance(prefix)
+                slots["lag_allowance"] = st.empty()
     with second[-1]:
         values["seed"] = st.number_input(
             "Seed",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -119,6 +120,7 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     cols[2].metric("Mean context lag", f"{row['mean_context_lag']:.2f} scenes")
     cols[3].metric("Tokens", f"{row['total_tokens']:,}")
     cols[4].metric("Cost", "n/a" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}")
+    _streaming_notes(script, row)
     findings = export.findings_of(script)
     # the count on the tab itself: a sixth metric would squeeze the others' values
     table, screenplay, timeline, continuity = st.tabs(
@@ -138,6 +140,23 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
     with continuity:
         _continuity_tab(script, findings, label, key=key)
     script_downloads(script, key=key)
+
+
+def _streaming_notes(script: Script, row: pd.Series[Any]) -> None:
+    """What streaming did, when the answers streamed or could not: time to summary (marked
+    on the timeline), runaway answers cut, and why the answers did not stream."""
+    parts = []
+    if not pd.isna(row["time_to_summary_s"]):
+        parts.append(
+            f"Answers streamed: the summary was known {row['time_to_summary_s']:.2f} s after a "
+            "call started, on average (the ◇ on each bar of the timeline; | is the first token)."
+        )
+    if script.meta.runaways:
+        parts.append(f"{script.meta.runaways} runaway answers were cut and written again.")
+    if parts:
+        st.caption(" ".join(parts))
+    if script.meta.stream_note:
+        st.warning(f"Answers did not stream: {script.meta.stream_note}", icon=":material/info:")
 
 
 def _continuity_tab(script: Script, findings: list[Finding], label: str, *, key: str) -> None:

@@ -1,218 +1,35 @@
 """DataFrames from storygen.analysis.frames into Plotly figures; no Streamlit here.
 
-The five figures of a comparison: a timeline of every scene per configuration, time per
-batch, speedup against the ideal, speed against context lag and speed against continuity
-findings; a sixth, the concurrency over time, when a run found its own. PNG files come from
-``analysis.png`` (re-exported here).
+The five figures of a comparison: a timeline of every scene per configuration (drawn in
+``analysis.gantt``), time per batch, speedup against the ideal, speed against context lag
+and speed against continuity findings; a sixth, the concurrency over time, when a run found
+its own. PNG files come from ``analysis.png`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-# Re-exported: PNG files were made here before they had their own module.
-from storygen.analysis.png import chromium_path, figure_png, png_unavailable_reason  # noqa: F401
-
-# Adjacent batches must differ; ten colours cycle over the batches of a run.
-BATCH_COLOURS = (
-    "#4C78A8",
-    "#F58518",
-    "#54A24B",
-    "#E45756",
-    "#72B7B2",
-    "#B279A2",
-    "#EECA3B",
-    "#9D755D",
-    "#FF9DA6",
-    "#2F4B7C",
+# Re-exported: these lived here before the timeline and the shared style had modules of their
+# own, and pages, notebooks and tests import them from here.
+from storygen.analysis.chart_style import (
+    BATCH_COLOURS,
+    ESTIMATED_NOTE,
+    STRATEGY_COLOURS,
 )
-STRATEGY_COLOURS = {
-    "sequential": "#7F7F7F",
-    "batched": "#4C78A8",
-    "windowed": "#54A24B",
-    "outline": "#F58518",
-}
-WAIT_COLOUR = "rgba(160, 160, 160, 0.45)"
-OUTLINE_COLOUR = "#3B3B3B"
-# Calls that are not a scene's first: drawn over the lane in their own colour and legend.
-CALLS = {
-    "outline": ("outline call", OUTLINE_COLOUR, "outline %{base:.2f}s → +%{x:.2f}s"),
-    "bible": ("story bible call", "#6B4C9A", "story bible %{base:.2f}s → +%{x:.2f}s"),
-    "repair": ("repair call", "#C0392B", "scene %{y} repaired %{base:.2f}s → +%{x:.2f}s"),
-}
-# A hedged scene's backup call: a thin bar inside the scene's own, dark when its answer was
-# used, hollow when the first call answered first and the backup was cancelled.
-BACKUP_WON = "backup call (won)"
-BACKUP_LOST = "backup call (cancelled: the first call won)"
-BACKUP_WON_COLOUR = "#1B1B1B"
-BACKUP_LOST_COLOUR = "rgba(255, 255, 255, 0.9)"
-BACKUP_WIDTH = 0.35
-ESTIMATED_NOTE = "sequential estimated from measured call times"
-_FONT = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
-
-
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xref": "paper", "xanchor": "left"},
-        height=height,
-        template="plotly_white",
-        font=_FONT,
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-    )
-    return fig
-
-
-def _empty(title: str, message: str, height: int = 320) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height)
-
-
-def _hedge_notes(body: pd.DataFrame) -> list[str]:
-    """The line a scene's hover adds when it was hedged: when the backup started, who won."""
-    if "hedged" not in body:
-        return [""] * len(body)
-    return [
-        (f"<br>hedged at {start:.2f}s · {'backup' if won else 'first call'} won" if hedged else "")
-        for hedged, start, won in zip(
-            body["hedged"], body["hedge_start_s"], body["hedge_won"], strict=True
-        )
-    ]
-
-
-def _backup_bars(fig: go.Figure, body: pd.DataFrame, row: int, shown: set[bool]) -> None:
-    """A thin bar from each backup's start to the scene's end (when one answer won and the
-    other call was cancelled), in its own colour for "backup won" and "first call won"."""
-    if "hedged" not in body:
-        return
-    hedged = body[body["hedged"].astype(bool)]
-    for won, name, colour in (
-        (True, BACKUP_WON, BACKUP_WON_COLOUR),
-        (False, BACKUP_LOST, BACKUP_LOST_COLOUR),
-    ):
-        part = hedged[hedged["hedge_won"].astype(bool) == won]
-        if part.empty:
-            continue
-        fig.add_trace(
-            go.Bar(
-                y=part["scene"],
-                x=part["end_s"] - part["hedge_start_s"],
-                base=part["hedge_start_s"],
-                width=BACKUP_WIDTH,
-                orientation="h",
-                marker={"color": colour, "line": {"color": BACKUP_WON_COLOUR, "width": 1}},
-                name=name,
-                legendgroup=name,
-                showlegend=won not in shown,
-                hovertemplate=(
-                    "scene %{y}: backup from %{base:.2f}s, +%{x:.2f}s<br>"
-                    + ("backup won" if won else "first call won, backup cancelled")
-                    + "<extra></extra>"
-                ),
-            ),
-            row=row,
-            col=1,
-        )
-        shown.add(won)
-
-
-def timeline_figure(scenes: pd.DataFrame, title: str = "Timeline of every scene") -> go.Figure:
-    """A Gantt lane per configuration; colour is the batch, grey is a slot waiting for the
-    batch's straggler; the outline call of plan-then-write, the story bible call and the
-    repair pass's calls have a colour each (``CALLS``). A hedged scene's backup call is a
-    thin bar inside its own: dark when the backup won, hollow when not."""
-    if scenes.empty:
-        return _empty(title, "No scene has finished yet.")
-    configs = list(dict.fromkeys(scenes["config"]))
-    n = len(configs)
-    max_scene = int(scenes["scene"].max())
-    row_px = max(140, min(300, 3 * max_scene + 40))
-    fig = make_subplots(
-        rows=n,
-        cols=1,
-        shared_xaxes=True,
-        subplot_titles=[c or "this run" for c in configs],
-        vertical_spacing=min(0.08, 0.35 / n) if n > 1 else 0.0,
-    )
-    shown_wait = False
-    shown_calls: set[str] = set()
-    shown_backups: set[bool] = set()
-    for row, config in enumerate(configs, start=1):
-        df = scenes[scenes["config"] == config]
-        body = df[df["kind"] == "scene"]
-        for kind, (name, colour, hover) in CALLS.items():
-            calls = df[df["kind"] == kind]
-            if calls.empty:
-                continue
-            fig.add_trace(
-                go.Bar(
-                    y=calls["scene"],
-                    x=calls["call_s"],
-                    base=calls["start_s"],
-                    orientation="h",
-                    marker_color=colour,
-                    name=name,
-                    legendgroup=kind,
-                    showlegend=kind not in shown_calls,
-                    hovertemplate=f"{hover}<extra></extra>",
-                ),
-                row=row,
-                col=1,
-            )
-            shown_calls.add(kind)
-        colours = [BATCH_COLOURS[(int(b) - 1) % len(BATCH_COLOURS)] for b in body["batch"]]
-        fig.add_trace(
-            go.Bar(
-                y=body["scene"],
-                x=body["call_s"],
-                base=body["start_s"],
-                orientation="h",
-                marker={"color": colours, "line": {"width": 0}},
-                customdata=body[["batch", "context_lag", "attempts"]]
-                .assign(hedge=_hedge_notes(body))
-                .to_numpy(),
-                name=config or "scenes",
-                showlegend=False,
-                hovertemplate=(
-                    "scene %{y} · batch %{customdata[0]}<br>"
-                    "start %{base:.2f}s · call %{x:.2f}s<br>"
-                    "context lag %{customdata[1]} · attempts %{customdata[2]}"
-                    "%{customdata[3]}<extra></extra>"
-                ),
-            ),
-            row=row,
-            col=1,
-        )
-        _backup_bars(fig, body, row, shown_backups)
-        waiting = body[body["wait_s"] > 0]
-        if not waiting.empty:
-            fig.add_trace(
-                go.Bar(
-                    y=waiting["scene"],
-                    x=waiting["wait_s"],
-                    base=waiting["end_s"],
-                    orientation="h",
-                    marker={"color": WAIT_COLOUR, "line": {"width": 0}},
-                    name="waiting for the batch's straggler",
-                    legendgroup="wait",
-                    showlegend=not shown_wait,
-                    hovertemplate="scene %{y} idle %{x:.2f}s for its batch<extra></extra>",
-                ),
-                row=row,
-                col=1,
-            )
-            shown_wait = True
-        fig.update_yaxes(
-            autorange="reversed", title_text="scene", row=row, col=1, showgrid=False, zeroline=False
-        )
-    fig.update_xaxes(title_text="seconds since the run started", row=n, col=1)
-    fig.update_layout(barmode="overlay", bargap=0.15)
-    return _layout(fig, title, 90 + n * row_px)
+from storygen.analysis.chart_style import empty as _empty
+from storygen.analysis.chart_style import layout as _layout
+from storygen.analysis.gantt import (  # noqa: F401
+    BACKUP_LOST,
+    BACKUP_WON,
+    CALLS,
+    FIRST_TOKEN,
+    SUMMARY_KNOWN,
+    WAIT_COLOUR,
+    timeline_figure,
+)
+from storygen.analysis.png import chromium_path, figure_png, png_unavailable_reason  # noqa: F401
 
 
 def batch_time_figure(batches: pd.DataFrame, title: str = "Time per batch") -> go.Figure:

@@ -2,24 +2,25 @@
 
 Every metric follows DESIGN.md: wall time, speedup vs sequential, efficiency, ideal makespan,
 context lag, batch time (first start to last end), straggler wait (batch time minus the
-median call time in the batch) and continuity findings (by kind, and per 10 scenes to compare
-scripts of different lengths). Charts and pages only read these frames.
+median call time in the batch), continuity findings (by kind, and per 10 scenes to compare
+scripts of different lengths), time to summary (a streamed answer's call start to its
+summary) and runaway answers cut. Charts and pages only read these frames.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import pandas as pd
 
+# Re-exported: the summary as people read it and the JSON of the tables lived here first.
+from storygen.analysis.display import display_summary, results_json  # noqa: F401
 from storygen.core.continuity import KINDS, counts
 from storygen.core.export import findings_of
 from storygen.core.labels import Baseline, labels_for
 from storygen.core.models import SceneTiming, Script
-from storygen.core.pricing import estimate_cost, is_simulated
+from storygen.core.pricing import estimate_cost
 from storygen.scheduling.ideal import ideal_of, mean_lag
 
 SCENE_COLUMNS = (
@@ -39,6 +40,12 @@ SCENE_COLUMNS = (
     "had_outline",
     "prompt_tokens",
     "completion_tokens",
+    # a streamed answer (NaN when it did not stream): run clock, and from its call's start
+    "first_token_s",
+    "summary_s",
+    "time_to_summary_s",
+    "runaways",
+    # hedging's columns stay last, where they were
     "hedged",
     "hedge_start_s",
     "hedge_won",
@@ -72,6 +79,9 @@ SUMMARY_COLUMNS = (
     *(f"findings_{kind}" for kind in KINDS),
     "findings_before_repair",
     "repair_calls",
+    # streamed answers (pipelined, or streaming turned on), after the continuity columns
+    "time_to_summary_s",
+    "runaways",
 )
 
 
@@ -111,6 +121,10 @@ def scene_frame(
             # a hedged scene's backup ran from here to ``end_s``, when one of the two answered
             "hedge_start_s": math.nan if t.hedge_start_s is None else t.hedge_start_s,
             "hedge_won": t.hedge_won,
+            "first_token_s": _or_nan(t.first_token_s),
+            "summary_s": _or_nan(t.summary_s),
+            "time_to_summary_s": _or_nan(time_to_summary(t)),
+            "runaways": t.runaways,
         }
         for t in sorted(timings, key=lambda t: t.index)
     ]
@@ -129,6 +143,9 @@ def scene_frame(
             "hedged": False,
             "hedge_start_s": math.nan,
             "hedge_won": False,
+            "first_token_s": math.nan,
+            "summary_s": math.nan,
+            "time_to_summary_s": math.nan,
         }
         for kind, span in plan.items()
         if span is not None
@@ -139,6 +156,21 @@ def scene_frame(
         batch_end = df[scenes].groupby("batch")["end_s"].transform("max")
         df.loc[scenes, "wait_s"] = batch_end - df.loc[scenes, "end_s"]
     return df
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def time_to_summary(timing: SceneTiming) -> float | None:
+    """The first call to the summary parsed from the stream; none if not streamed."""
+    return timing.time_to_summary_s
+
+
+def mean_time_to_summary(script: Script) -> float:
+    """Over the scenes as first written that streamed; NaN when none did."""
+    mean = script.meta.mean_time_to_summary_s
+    return math.nan if mean is None else mean
 
 
 def _span(start: float | None, end: float | None) -> tuple[float, float] | None:
@@ -306,6 +338,8 @@ def summary_frame(
                 "rate_limited": meta.rate_limited,
                 "final_concurrency": meta.final_concurrency,
                 **_continuity(script),
+                "time_to_summary_s": mean_time_to_summary(script),
+                "runaways": meta.runaways,
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
@@ -324,52 +358,3 @@ def _continuity(script: Script) -> dict[str, float]:
         "findings_before_repair": math.nan if before is None else sum(before.values()),
         "repair_calls": script.meta.repair_calls,
     }
-
-
-def _by_kind(row: pd.Series[Any]) -> str:
-    """ "2 name_variant, 1 repetition" from a summary row's per-kind counts."""
-    parts = [f"{int(row[f'findings_{k}'])} {k}" for k in KINDS if row[f"findings_{k}"]]
-    return ", ".join(parts) or "—"
-
-
-def results_json(summary: pd.DataFrame, batches: pd.DataFrame, scenes: pd.DataFrame) -> str:
-    """A comparison's three tables in one JSON document, records per table."""
-
-    def records(df: pd.DataFrame) -> object:
-        return json.loads(df.to_json(orient="records"))
-
-    tables = {"summary": records(summary), "batches": records(batches), "scenes": records(scenes)}
-    return json.dumps(tables, indent=2)
-
-
-def _money(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"${value:.4f}"
-
-
-def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as people read it: units in headers, "n/a" for unknown cost."""
-    estimated = summary["baseline"] == "estimated"
-    speedup = summary["speedup"].map(lambda x: f"{x:.2f}x")
-    return pd.DataFrame(
-        {
-            "Configuration": summary["config"],
-            "Wall time (s)": summary["wall_time_s"].round(3),
-            "Speedup": speedup.where(~estimated, speedup + " (est.)"),
-            "Efficiency": summary["efficiency"].round(2),
-            "Mean context lag (scenes)": summary["mean_context_lag"].round(2),
-            "Continuity findings": summary["findings"],
-            "Findings by kind": [_by_kind(row) for _, row in summary.iterrows()],
-            "Repair calls": summary["repair_calls"],
-            "Measured ÷ ideal": summary["measured_over_ideal"].round(3),
-            "Tokens": summary["total_tokens"],
-            "Cost (USD)": [
-                "n/a (simulated)" if pd.isna(cost) and is_simulated(str(model)) else _money(cost)
-                for cost, model in zip(summary["cost_usd"], summary["model"], strict=True)
-            ],
-            "Hedges": summary["hedges"],
-            "Extra calls (%)": (summary["extra_calls"] * 100).round(1),
-            "429s": summary["rate_limited"],
-            # what an adaptive run settled on; a fixed run's own size
-            "Final concurrency": summary["final_concurrency"],
-        }
-    )

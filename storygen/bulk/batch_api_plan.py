@@ -8,8 +8,9 @@ known when its round is sent:
 - batched(B): round r is batch r of every script, each scene with the summaries of the
   scenes before its batch, as in a live batched run.
 
-Windowed and sequential runs need the previous answer before the next call: refused. So
-is a story bible call (``bible`` rows) for batched runs, for now: it would be a round of its
+Windowed and sequential runs need the previous answer before the next call: refused; so
+are pipelined runs, which need it while it streams (a batch job never streams). So is a
+story bible call (``bible`` rows) for batched runs, for now: it would be a round of its
 own; an outline run needs none, its outline is its bible.
 Planning from the store (not from memory) makes a restarted process plan the same rounds.
 """
@@ -25,6 +26,10 @@ from storygen.core.prompts import outline_prompt, scene_prompt
 from storygen.core.tasks import SceneTask, scene_context
 
 BATCH_STRATEGIES = ("outline", "batched")
+PIPELINED_REFUSAL = (
+    "a batch job cannot stream, so pipelined cannot start a scene on its predecessor's "
+    "summary; use outline or batched"
+)
 
 
 def check_batchable(request: ScriptRequest) -> None:
@@ -33,7 +38,9 @@ def check_batchable(request: ScriptRequest) -> None:
     plain = request.adaptive is None and not bible_call and not request.repair
     if request.strategy in BATCH_STRATEGIES and plain:
         return
-    if request.adaptive is not None:
+    if request.strategy == "pipelined":
+        why = PIPELINED_REFUSAL
+    elif request.adaptive is not None:
         why = "adaptive concurrency needs answers as they come"
     elif request.repair:
         why = "the repair pass is not sent through the Batch API yet"

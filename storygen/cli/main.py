@@ -111,7 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--idea", default="A lighthouse keeper finds a map to a drowned city")
     bench.add_argument("--duration", type=float, default=600)
     bench.add_argument("--batch-sizes", default="3,5,10")
-    bench.add_argument("--strategies", default="sequential,batched,windowed,outline")
+    bench.add_argument(
+        "--strategies",
+        default="sequential,batched,windowed,outline",
+        help=f"comma-separated, from {', '.join(STRATEGIES)}",
+    )
     bench.add_argument("--time-scale", type=float, default=0.0125)
     bench.add_argument("--repeat", type=int, default=1)
     bench.add_argument("--seed", type=int, default=0)
@@ -136,9 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
     sim.add_argument("--slow-seconds", type=float, default=30.0)
     add_sim_server_flags(sim)
-    from storygen.cli.serve_sim import add_stream_flags  # imports no web stack
-
-    add_stream_flags(sim)
+    _add_stream_flags(sim)
     sim.add_argument(
         "--api-key",
         action="append",
@@ -186,6 +188,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     bulk_flags.add_parsers(sub)
     return root
+
+
+def _add_stream_flags(sim: argparse.ArgumentParser) -> None:
+    """serve-sim's streaming, compute and rate-header flags: here, not in the command's
+    module, so that building the parser loads no command body."""
+    sim.add_argument(
+        "--no-streaming",
+        dest="streaming",
+        action="store_false",
+        help='refuse "stream": true with a 400 naming the parameter, as a server that '
+        "cannot stream does",
+    )
+    sim.add_argument(
+        "--runaway-rate",
+        type=float,
+        default=0.0,
+        help="share of streamed calls that run away: whitespace until max_tokens (0-1)",
+    )
+    sim.add_argument(
+        "--compute-bound",
+        action="store_true",
+        help="the --capacity slots share one compute, like llama.cpp on a laptop CPU",
+    )
+    sim.add_argument(
+        "--compute-gain",
+        type=float,
+        default=1.5,
+        help="with --compute-bound: the server's most speed, in calls served alone "
+        "(default 1.5; 1: no faster for more calls)",
+    )
+    sim.add_argument(
+        "--no-rate-headers",
+        dest="rate_headers",
+        action="store_false",
+        help="send no x-ratelimit-* headers with an --rpm",
+    )
 
 
 def _add_check_parser(sub: argparse._SubParsersAction[Parser]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from storygen.backends.factory import build_backend
 from storygen.cli.flags import (
+    Usage,
     backend_config,
     bible_choice,
     concurrency_value,
@@ -23,6 +24,9 @@ from storygen.policies.retry import RetryPolicy
 from storygen.runner.progress import LaneBar
 from storygen.runner.runs import generate, resume
 from storygen.store import RunStore
+
+# The strategies whose scene k waits for scenes 1..k-A only (``--lag-allowance`` A).
+LAGGED = ("windowed", "pipelined")
 
 
 def _save(
@@ -71,9 +75,28 @@ def summary(script: Script) -> None:
         )
     if meta.rate_limited:
         parts.append(f"{meta.rate_limited} calls answered 429")
+    parts += _streamed(script)
     if parts:
         print("; ".join(parts))
+    if meta.plateau is not None and meta.plateau < meta.concurrency:
+        print(f"this server did not get faster beyond {meta.plateau} calls in flight")
+    if meta.stream_note:
+        print(f"answers did not stream: {meta.stream_note}")
     print(summary_line(script.findings))
+
+
+def _streamed(script: Script) -> list[str]:
+    """Time to summary (as the summary table's) over the scenes as first written that
+    streamed, and runaway answers cut."""
+    meta = script.meta
+    parts = []
+    if (mean := meta.mean_time_to_summary_s) is not None:
+        streamed = meta.streamed_scenes
+        parts.append(f"time to summary: {mean:.2f} s on average ({streamed} scenes streamed)")
+    if meta.runaways:
+        plural = "s" if meta.runaways != 1 else ""
+        parts.append(f"{meta.runaways} runaway answer{plural} cut and retried")
+    return parts
 
 
 def _findings(by_kind: dict[str, int]) -> str:
@@ -100,6 +123,11 @@ def repair_summary(script: Script) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
+    if args.lag_allowance is not None and args.strategy not in LAGGED:
+        raise Usage(
+            f"--lag-allowance applies to the {' and '.join(LAGGED)} strategies only "
+            f"(not {args.strategy})"
+        )
     config = backend_config(args)
     backend = build_backend(config)
     request = ScriptRequest.build(

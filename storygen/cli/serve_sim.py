@@ -12,42 +12,6 @@ from storygen.cli.flags import Usage, check_sim_server_flags
 from storygen.core.bounds import BATCH_DELAY_S, COMPUTE_GAIN, MAX_TOKENS, SHARE, TIME_SCALE
 
 
-def add_stream_flags(sim: argparse.ArgumentParser) -> None:
-    """serve-sim's streaming, compute and rate-header flags (main.py adds them to the
-    serve-sim parser; this module imports no web stack, so that costs nothing)."""
-    sim.add_argument(
-        "--no-streaming",
-        dest="streaming",
-        action="store_false",
-        help='refuse "stream": true with a 400 naming the parameter, as a server that '
-        "cannot stream does",
-    )
-    sim.add_argument(
-        "--runaway-rate",
-        type=float,
-        default=0.0,
-        help="share of streamed calls that run away: whitespace until max_tokens (0-1)",
-    )
-    sim.add_argument(
-        "--compute-bound",
-        action="store_true",
-        help="the --capacity slots share one compute, like llama.cpp on a laptop CPU",
-    )
-    sim.add_argument(
-        "--compute-gain",
-        type=float,
-        default=1.5,
-        help="with --compute-bound: the server's most speed, in calls served alone "
-        "(default 1.5; 1: no faster for more calls)",
-    )
-    sim.add_argument(
-        "--no-rate-headers",
-        dest="rate_headers",
-        action="store_false",
-        help="send no x-ratelimit-* headers with an --rpm",
-    )
-
-
 def _stream_settings(args: argparse.Namespace) -> dict[str, object]:
     """The streaming flags, at their defaults until main.py adds them to the parser."""
     return {

@@ -50,6 +50,15 @@ class SceneTiming(BaseModel):
     )
     runaways: int = Field(default=0, description="copies cut off as runaway answers")
 
+    @property
+    def time_to_summary_s(self) -> float | None:
+        """From the scene's first call to its summary being known; none if it did not
+        stream. Counted from the first attempt (its service time starts there too), since
+        an attempt that failed may have released the summary already."""
+        if self.summary_s is None:
+            return None
+        return min(self.service_s, max(0.0, self.summary_s - (self.end_s - self.service_s)))
+
 
 class RunMeta(BaseModel):
     run_id: str = ""
@@ -83,6 +92,11 @@ class RunMeta(BaseModel):
     concurrency_trace: list[tuple[float, int]] = Field(
         default_factory=list, description="adaptive runs: (seconds, calls allowed) per change"
     )
+    plateau: int | None = Field(
+        default=None,
+        description="calls in flight beyond which the server did not get faster (adaptive "
+        "runs); none: not seen",
+    )
 
     @property
     def prompt_tokens(self) -> int:
@@ -112,6 +126,17 @@ class RunMeta(BaseModel):
     @property
     def runaways(self) -> int:
         return sum(t.runaways for t in self.timeline)
+
+    @property
+    def mean_time_to_summary_s(self) -> float | None:
+        """Over the scenes as first written that streamed; none when none did."""
+        times = [t.time_to_summary_s for t in self.timeline if not t.repair]
+        known = [x for x in times if x is not None]
+        return sum(known) / len(known) if known else None
+
+    @property
+    def streamed_scenes(self) -> int:
+        return sum(t.summary_s is not None for t in self.timeline if not t.repair)
 
     @property
     def final_concurrency(self) -> int:

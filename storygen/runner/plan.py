@@ -52,12 +52,14 @@ def comparison_plan(
     batch_sizes: Iterable[Size] = DEFAULT_BATCH_SIZES,
     windows: Iterable[Size] = (),
     outline_windows: Iterable[Size] = (),
+    pipelined: Iterable[Size] = (),
     *,
     sequential: bool = True,
     hedged: bool = False,
     adaptive_max: int = DEFAULT_ADAPTIVE_MAX,
 ) -> list[PlanEntry]:
-    """Sequential first (the baseline), then each strategy's sizes, ascending, once each.
+    """Sequential first (the baseline), then each strategy's sizes (batched, windowed,
+    outline, pipelined), ascending, once each.
 
     ``"adaptive"`` among a strategy's sizes adds a lane whose concurrency is found at run
     time, up to ``adaptive_max``, after the fixed sizes. ``hedged`` follows every configuration
@@ -69,6 +71,7 @@ def comparison_plan(
         ("batched", batch_sizes),
         ("windowed", windows),
         ("outline", outline_windows),
+        ("pipelined", pipelined),
     )
     for strategy, sizes in chosen:
         wanted = set(sizes)

@@ -31,13 +31,8 @@ def ideal_of(script: Script) -> float:
 
 
 def _summary_after(scenes: list[SceneTiming]) -> dict[int, float]:
-    """Each scene's time to summary, from its first attempt's start (its service time
-    counts from there too), for the scenes whose summary was known early."""
-    return {
-        t.index: min(t.service_s, max(0.0, t.summary_s - (t.end_s - t.service_s)))
-        for t in scenes
-        if t.summary_s is not None
-    }
+    """Each scene's time to summary, for the scenes whose summary was known early."""
+    return {t.index: s for t in scenes if (s := t.time_to_summary_s) is not None}
 
 
 def _in_slots(calls: list[float], slots: int) -> float:

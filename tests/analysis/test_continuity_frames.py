@@ -93,6 +93,9 @@ def test_the_new_columns_come_after_every_older_one_in_their_order() -> None:
         *(f"findings_{k}" for k in KINDS),
         "findings_before_repair",
         "repair_calls",
+        # streamed answers, after the continuity columns (issue 20)
+        "time_to_summary_s",
+        "runaways",
     )
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, MAX_TOKENS, SHARE, TIME_SCALE
 from storygen.core.errors import InvalidRequestError
@@ -59,13 +59,21 @@ class BackendConfig(BaseModel):
     model: str | None = Field(default=None, min_length=1, description="a model name")
     api_keys: list[SecretStr] = Field(default_factory=list)
     temperature: float = Field(default=0.9, ge=0, le=2, description="0 to 2")
-    max_tokens: int = Field(
-        default=1500,
+    max_tokens: int | None = Field(
+        default=None,
         ge=MAX_TOKENS.low,
         le=MAX_TOKENS.high,
-        description=f"{MAX_TOKENS.low} to {MAX_TOKENS.high}",
+        description=f"{MAX_TOKENS.low} to {MAX_TOKENS.high}; none: sized to the answer",
     )
     timeout_s: float = Field(default=60.0, gt=0, le=600, description="up to 600 seconds")
+    # Stream every call (pipelined scenes always stream): a runaway answer is cut early.
+    stream: bool = Field(default=False, description="true or false")
+    first_token_timeout_s: float | None = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="up to 600 seconds, never above timeout_s; none: only timeout_s",
+    )
     rpm: int | None = Field(default=None, ge=1, description="requests per minute, at least 1")
     tpm: int | None = Field(default=None, ge=100, description="tokens per minute, at least 100")
     rate_window_s: float = Field(
@@ -77,6 +85,14 @@ class BackendConfig(BaseModel):
         le=CONCURRENCY.high,
         description=f"{CONCURRENCY.low} to {CONCURRENCY.high}",
     )
+
+    @model_validator(mode="after")
+    def _first_token_within_the_call(self) -> BackendConfig:
+        """A first token later than the whole call's timeout means nothing: cap it."""
+        first = self.first_token_timeout_s
+        if first is not None and first > self.timeout_s:
+            self.first_token_timeout_s = self.timeout_s
+        return self
 
     @classmethod
     def build_config(cls, **fields: Any) -> BackendConfig:

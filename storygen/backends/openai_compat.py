@@ -2,29 +2,46 @@
 
 The SDK's own retries are off: tenacity in the engine is the only retry loop, so a
 429's Retry-After, our backoff and the key pool's cool-downs are all in one place.
+A scene streams when the engine needs its summary early (pipelined) or the user asks
+(--stream); what each server refused is learned once (``openai_servers``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from storygen.backends.config import DEFAULT_MODEL, OPENAI_URL, BackendConfig
-from storygen.backends.openai_answers import read_completion
-from storygen.backends.openai_errors import (
-    context_too_long,
-    detail,
-    quirk,
-    refuses_format,
-    sdk_error,
-    stated_token_cap,
-    too_long,
-    usable_cap,
+from storygen.backends.openai_answers import (
+    Plain,
+    checked_answer,
+    plain_answer,
+    read_completion,
+    usage_of,
+)
+from storygen.backends.openai_errors import sdk_error
+from storygen.backends.openai_servers import (
+    Mode,
+    Server,
+    adapt,
+    may_stream,
+    mode_of,
+    quirks_of,
+    token_cap,
+    unstreamed,
+)
+from storygen.backends.openai_stream import Streamed, stream_answer, tell_the_rest
+from storygen.backends.runaway import RunawayWatch
+from storygen.core.answer_size import (
+    REASONING_TOKENS,
+    expected_for_prompt,
+    expected_tokens,
+    token_limit,
 )
 from storygen.core.bounds import MAX_TOKENS
 from storygen.core.errors import (
@@ -46,20 +63,10 @@ from storygen.core.prompts import (
     scene_prompt,
     schema_for,
 )
-from storygen.core.tasks import Generation, SceneTask
+from storygen.core.tasks import Generation, SceneTask, StreamEvents
 from storygen.policies.limits import KeyPool, RateLimiter
 
-Mode = Literal["json_schema", "json_object", "prompt"]
-MODES: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")
 M = TypeVar("M", bound=BaseModel)
-
-# Detected once per (server, model): which structured-output mode it accepts, whether
-# it wants max_completion_tokens and refuses temperature (reasoning models), and the
-# largest answer it said it allows.
-_server_modes: dict[tuple[str, str], Mode] = {}
-_server_quirks: dict[tuple[str, str], set[str]] = {}
-_server_token_caps: dict[tuple[str, str], int] = {}
-_REFUSED = frozenset({400, 413, 422})  # statuses of a request refused as written
 
 
 def _messages(kind: Kind, prompt: str, feedback: str | None) -> list[dict[str, str]]:
@@ -70,34 +77,6 @@ def _messages(kind: Kind, prompt: str, feedback: str | None) -> list[dict[str, s
     if feedback:
         messages.append({"role": "user", "content": repair_request(feedback)})
     return messages
-
-
-def _learned(
-    exc: openai.APIStatusError, server: tuple[str, str], limit: int, adapted: set[str]
-) -> bool:
-    """Whether a refusal named a parameter the server does without, or the most tokens it
-    allows: then the call is sent again without it. Once per call: a second refusal is real."""
-    refused = exc.status_code in _REFUSED
-    if refused and (q := quirk(exc)) and q not in adapted:
-        adapted.add(q)
-        _server_quirks.setdefault(server, set()).add(q)
-        return True
-    cap = stated_token_cap(exc) if refused else None
-    if cap is not None and usable_cap(cap, limit) and "cap" not in adapted:
-        adapted.add("cap")
-        _server_token_caps[server] = min(cap, _server_token_caps.get(server, cap))
-        return True
-    return False
-
-
-def _stepped_down(exc: openai.APIStatusError, server: tuple[str, str], mode: Mode) -> bool:
-    """Whether the server refused this structured-output mode: the next call uses a simpler
-    one, and only ever a simpler one (another call may have stepped down meanwhile)."""
-    if mode == "prompt" or not refuses_format(exc):
-        return False
-    current = _server_modes.get(server, "json_schema")
-    _server_modes[server] = MODES[max(MODES.index(mode) + 1, MODES.index(current))]
-    return True
 
 
 @dataclass
@@ -113,6 +92,7 @@ class _Session:
 class OpenAIBackend:
     name = "openai"
     time_scale = 1.0
+    streams = True  # write_scene takes StreamEvents
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
@@ -163,20 +143,29 @@ class OpenAIBackend:
                 self.key_rate_limited[i] += s.rate_limited
             await asyncio.gather(*(c.close() for c in session.clients))
 
-    def mode(self) -> Mode:
-        return _server_modes.get((self.base_url, self.model), "json_schema")
+    @property
+    def server(self) -> Server:
+        return (self.base_url, self.model)
 
-    def max_tokens(self, feedback: str | None = None) -> int:
-        """The answer's limit: --max-tokens, doubled once after an answer was cut off
-        (up to BackendConfig's ceiling), and never above what the server said it allows."""
+    def mode(self) -> Mode:
+        return mode_of(self.server)
+
+    def max_tokens(self, feedback: str | None = None, expected: int | None = None) -> int:
+        """The answer's limit: --max-tokens, or sized to the answer expected (a scene of
+        8 s if not said; a reasoning model's thoughts count too), doubled once after an
+        answer was cut off (up to the ceiling), never above what the server allows."""
         limit = self.config.max_tokens
+        if limit is None:
+            limit = token_limit(expected or expected_tokens("scene", "en"))
+            if "max_completion_tokens" in quirks_of(self.server):
+                limit = min(limit + REASONING_TOKENS, int(MAX_TOKENS.high))
         if feedback and feedback.startswith(CUT_OFF):
             limit = min(2 * limit, int(MAX_TOKENS.high))
-        cap = _server_token_caps.get((self.base_url, self.model))
+        cap = token_cap(self.server)
         return min(limit, cap) if cap else limit
 
     def _params(self, kind: Kind, mode: Mode, limit: int) -> dict[str, Any]:
-        quirks = _server_quirks.get((self.base_url, self.model), set())
+        quirks = quirks_of(self.server)
         params: dict[str, Any] = {}
         if "no_temperature" not in quirks:
             params["temperature"] = self.config.temperature
@@ -202,11 +191,12 @@ class OpenAIBackend:
 
     def _cut_off(self, limit: int) -> MalformedOutputError:
         """The clear message for an answer the token limit stopped; the retry reads it."""
-        if limit == _server_token_caps.get((self.base_url, self.model)):
+        if limit == token_cap(self.server):
             advice = f"the most {self.base_url} allows for {self.model}; use a model that "
             advice += "can answer at more length"
         else:
-            above = f" above {limit}" if limit > self.config.max_tokens else ""
+            chosen = self.config.max_tokens
+            above = f" above {limit}" if chosen is None or limit > chosen else ""
             advice = f"raise --max-tokens{above}"
         return MalformedOutputError(f"{CUT_OFF}{limit}; {advice}")
 
@@ -219,64 +209,81 @@ class OpenAIBackend:
         feedback: str | None,
         seed: int,
         hedge: int = 0,
+        events: StreamEvents | None = None,
     ) -> Generation[M]:
+        """One answer, streamed if ``events`` need it (or --stream), else plain."""
         session = self._session()
         messages = _messages(kind, prompt, feedback)
         prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
-        limit = self.max_tokens(feedback)
+        expected = expected_for_prompt(kind, prompt)
+        told = events or StreamEvents()
+        stream = may_stream(self.server, self.config.stream, told)
         headers = {"X-Storygen-Attempt": str(attempt)}
         if hedge:  # real servers ignore it; serve-sim draws a backup's latency apart
             headers["X-Storygen-Hedge"] = str(hedge)
         async with session.pool.key() as k:
+            limit = self.max_tokens(feedback, expected)
             booking = await session.limiter.acquire(prompt_estimate + limit)
             adapted: set[str] = set()
             while True:
-                mode, limit = self.mode(), self.max_tokens(feedback)
+                mode, limit = self.mode(), self.max_tokens(feedback, expected)
+                request: dict[str, Any] = {
+                    "model": self.model,
+                    "messages": messages,
+                    "seed": seed,
+                    "extra_headers": headers,
+                    **self._params(kind, mode, limit),
+                }
                 try:
-                    response = await session.clients[k].chat.completions.create(
-                        model=self.model,
-                        messages=messages,  # type: ignore[arg-type]
-                        seed=seed,
-                        extra_headers=headers,
-                        **self._params(kind, mode, limit),
-                    )
+                    if stream:
+                        answer: Streamed | Plain = await stream_answer(
+                            session.clients[k],
+                            request,
+                            usage="no_stream_options" not in quirks_of(self.server),
+                            events=told,
+                            watch=RunawayWatch(expected),
+                            wants_summary=kind == "scene",
+                            first_token_s=self.config.first_token_timeout_s,
+                            timeout_s=self.config.timeout_s,
+                            where=self.base_url,
+                        )
+                    else:
+                        answer = await plain_answer(session.clients[k], request, self.base_url)
                     break
                 except openai.APIStatusError as exc:
-                    server = (self.base_url, self.model)
-                    if _learned(exc, server, limit, adapted):
-                        continue  # same attempt, without what the server refused
-                    if exc.status_code in _REFUSED and context_too_long(exc):
-                        said = detail(exc, self.keys)
-                        where = self.base_url
-                        raise too_long(self.model, where, prompt_estimate, limit, said) from None
-                    if _stepped_down(exc, server, mode):
-                        continue  # same attempt, simpler mode
-                    error = self._error(exc)
-                    if isinstance(error, RateLimitedError):
-                        wait = 1.0 if error.retry_after is None else error.retry_after
-                        session.pool.cool_down(k, wait)  # "retry after 0" is not "unknown"
-                        error.retry_after = session.pool.next_free_in()
-                    raise error from None
+                    if stream and unstreamed(exc, self.server, adapted, self.keys):
+                        stream = may_stream(self.server, self.config.stream, told)
+                        continue  # same attempt, plain (or without stream_options)
+                    if adapt(exc, self.server, mode, limit, adapted, self.keys, prompt_estimate):
+                        continue  # same attempt, as the server wants it
+                    raise self._refused(exc, session, k) from None
                 except openai.OpenAIError as exc:
                     raise self._error(exc) from None
                 except ValueError:  # a 200 whose body was cut short: the SDK could not parse it
                     raise TransientError(
                         f"{self.base_url} answered with a body that is not JSON"
                     ) from None
-        if not isinstance(response, ChatCompletion):  # a proxy's HTML page, sent with a 200
-            raise TransientError(
-                f"{self.base_url} answered with something other than a chat completion "
-                f"({type(response).__name__}); check that the base URL ends in /v1"
-            )
-        usage = response.usage
+        usage = usage_of(answer)
         spent = (usage.prompt_tokens + usage.completion_tokens) if usage else prompt_estimate
         session.limiter.settle(booking, spent)
-        return self.read_answer(kind, parse, response, limit, prompt_estimate)
+        gen = checked_answer(kind, parse, answer, prompt_estimate, self._cut_off(limit))
+        if events is not None:
+            tell_the_rest(events, gen.value, answer)
+        return gen
+
+    def _refused(self, exc: openai.APIStatusError, session: _Session, k: int) -> Exception:
+        error = self._error(exc)
+        if isinstance(error, RateLimitedError):
+            wait = 1.0 if error.retry_after is None else error.retry_after
+            session.pool.cool_down(k, wait)  # "retry after 0" is not "unknown"
+            error.retry_after = session.pool.next_free_in()
+        return error
 
     def chat_body(self, kind: Kind, prompt: str, seed: int) -> dict[str, Any]:
         """The request a live call would send, as a Batch API line's ``body``."""
         messages = _messages(kind, prompt, None)
-        params = self._params(kind, self.mode(), self.max_tokens())
+        limit = self.max_tokens(None, expected_for_prompt(kind, prompt))
+        params = self._params(kind, self.mode(), limit)
         return {"model": self.model, "messages": messages, "seed": seed, **params}
 
     def read_answer(
@@ -314,8 +321,17 @@ class OpenAIBackend:
         return await self._call("bible", prompt, Bible, attempt, feedback, request.seed, hedge)
 
     async def write_scene(
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
+        self,
+        task: SceneTask,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+        events: StreamEvents | None = None,
     ) -> Generation[SceneDraft]:
+        """Streamed when ``events.needed`` (pipelined) or --stream; ``events`` are told the
+        first token and the summary as they arrive, or at the end of a plain call."""
+        prompt, seed = scene_prompt(task), task.request.seed
         return await self._call(
-            "scene", scene_prompt(task), SceneDraft, attempt, feedback, task.request.seed, hedge
+            "scene", prompt, SceneDraft, attempt, feedback, seed, hedge, events=events
         )

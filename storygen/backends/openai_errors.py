@@ -74,6 +74,22 @@ def quirk(exc: openai.APIStatusError) -> str | None:
     return None
 
 
+_STREAM = re.compile(r"\bstream(ing|_options)?\b")
+_REFUSAL = ("not support", "unsupported", "not allowed", "not permitted", "extra ", "invalid")
+
+
+def refuses_streaming(exc: openai.APIStatusError) -> str | None:
+    """What a server that cannot stream refused: "stream", or only "stream_options" (it
+    streams without usage); None for any other refusal ("upstream" is not "stream")."""
+    if exc.status_code not in (400, 422, 500):
+        return None
+    text, param = _text(exc), (exc.param or "").lower()
+    named = param if param in ("stream", "stream_options") else None
+    if named is None and (m := _STREAM.search(text)) and any(w in text for w in _REFUSAL):
+        named = "stream_options" if m.group(1) == "_options" else "stream"
+    return named
+
+
 def stated_token_cap(exc: openai.APIStatusError) -> int | None:
     """The largest max_tokens the server says it allows, if it refused ours as too large."""
     text = _text(exc)
@@ -110,6 +126,12 @@ def detail(exc: openai.APIStatusError, keys: list[str]) -> str:
     return masked(str(exc.message), keys)[:300]
 
 
+def server_words(exc: openai.APIStatusError, keys: list[str]) -> str:
+    """What the server said, without the SDK's "Error code: 400 - " before it."""
+    said = exc.body.get("message") if isinstance(exc.body, dict) else None
+    return masked(str(said or exc.message), keys)[:300]
+
+
 def sdk_error(
     exc: Exception, *, where: str, keys: list[str], timeout_s: float, model: str
 ) -> Exception:
@@ -118,6 +140,9 @@ def sdk_error(
         return TransientError(f"request to {where} timed out after {timeout_s:g} s")
     if isinstance(exc, openai.APIConnectionError):
         return TransientError(f"could not connect to {where}")
+    if isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIStatusError):
+        # an error event inside a 200 stream: the server gave up on this answer
+        return TransientError(f"{where} sent an error mid-answer: {masked(exc.message, keys)}")
     if not isinstance(exc, openai.APIStatusError):
         return exc
     status, said = exc.status_code, detail(exc, keys)

@@ -83,8 +83,25 @@ def add_backend_flags(p: argparse.ArgumentParser) -> None:
     oa.add_argument("--base-url", default=None, help="e.g. http://localhost:11434/v1 (Ollama)")
     oa.add_argument("--model", default=None, help="default gpt-4o-mini, or STORYGEN_MODEL")
     oa.add_argument("--temperature", type=float, default=None, help="default 0.9")
-    oa.add_argument("--max-tokens", type=int, default=None, help="default 1500")
+    oa.add_argument(
+        "--max-tokens", type=int, default=None, help="default: sized to the answer asked for"
+    )
     oa.add_argument("--timeout", type=float, default=None, help="seconds per request, default 60")
+    oa.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stream every call: cuts runaway answers early; pipelined always streams "
+        "(default: --no-stream)",
+    )
+    oa.add_argument(
+        "--first-token-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a streamed call whose first token is later is retried, default 20 "
+        "(never above --timeout)",
+    )
     oa.add_argument("--rpm", type=int, default=None, help="client-side requests-per-minute limit")
     oa.add_argument("--tpm", type=int, default=None, help="client-side tokens-per-minute limit")
     oa.add_argument(
@@ -146,6 +163,8 @@ _OPENAI_ONLY = {
     "temperature": "--temperature",
     "max_tokens": "--max-tokens",
     "timeout": "--timeout",
+    "stream": "--stream",
+    "first_token_timeout": "--first-token-timeout",
     "rpm": "--rpm",
     "tpm": "--tpm",
     "per_key_concurrency": "--per-key-concurrency",
@@ -193,6 +212,8 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             timeout_s=args.timeout,
+            stream=args.stream,
+            first_token_timeout_s=args.first_token_timeout,
             rpm=args.rpm,
             tpm=args.tpm,
             per_key_concurrency=args.per_key_concurrency,

@@ -179,3 +179,33 @@ def test_a_resumed_run_writes_a_released_scene_with_its_pinned_summary(tmp_path:
     assert script.scenes[3].summary == told_4[0]
     # the resumed call was told the pinned summary, in the prompt's own words
     assert _every_told_summary_is_final(script, again) >= 0
+
+
+class RefusesToStream(Recording):
+    """Streams nothing: says why, then tells first token and summary with the answer, as the
+    OpenAI backend does after a server refused stream=True."""
+
+    async def write_scene(
+        self,
+        task: SceneTask,
+        *,
+        attempt: int,
+        feedback: str | None = None,
+        hedge: int = 0,
+        events: StreamEvents | None = None,
+    ) -> Generation[SceneDraft]:
+        assert events is not None
+        events.unstreamed("http://x/v1 cannot stream: stream is not supported")
+        gen = await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
+        events.first_token()
+        events.summary(gen.value.summary)
+        return gen
+
+
+def test_a_call_that_could_not_stream_is_not_timed_as_streamed() -> None:
+    script = generate(_request(duration_s=80), RefusesToStream())
+    assert script.meta.stream_note is not None
+    assert script.meta.stream_note.startswith("http://x/v1 cannot stream")
+    assert all(t.summary_s is None and t.first_token_s is None for t in script.meta.timeline)
+    assert script.meta.mean_time_to_summary_s is None
+    assert mean_lag(script) == 0

@@ -249,7 +249,7 @@ class BatchRounds:
         row, index = parse_custom_id(cid)
         run = self.runs[row]
         completion = ChatCompletion.model_validate(body)
-        limit = self.backend.max_tokens()
+        limit = _limit_met(completion) or self.backend.max_tokens()
         if index == 0:
             gen = self.backend.read_answer("outline", Outline, completion, limit, 0)
             if len(gen.value.beats) != state.total:
@@ -340,3 +340,11 @@ def run_via_batch_api(
         raise
     bulk.write_summary()
     return rounds
+
+
+def _limit_met(completion: ChatCompletion) -> int | None:
+    """The token limit a cut-off answer met, as its usage says: each line's limit was sized
+    to its own answer, so the cut-off message must name that one."""
+    choice = completion.choices[0] if completion.choices else None
+    cut = choice is not None and choice.finish_reason == "length"
+    return completion.usage.completion_tokens if cut and completion.usage else None

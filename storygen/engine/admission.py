@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from storygen.core.models import AdaptiveSettings
+from storygen.core.rate_headers import RateHeaders
 from storygen.policies.adaptive import Controller, Gate
 from storygen.policies.budget import Budget
 from storygen.scheduling.strategies import Strategy
@@ -39,6 +40,14 @@ class Limit(Layer, Protocol):
     def answered(self, seconds: float, ticket: int) -> None: ...
 
     def rate_limited(self, wait: float) -> None: ...
+
+    def observed(self, rate: RateHeaders) -> None:
+        """An answer's rate-limit headers (x-ratelimit-*)."""
+        ...
+
+    def plateau(self) -> int | None:
+        """Calls in flight beyond which the server got no faster; None: not seen."""
+        ...
 
     def trace(self) -> list[tuple[float, int]]: ...
 
@@ -67,13 +76,20 @@ class FixedLimit(NoLayer):
     def rate_limited(self, wait: float) -> None:
         pass
 
+    def observed(self, rate: RateHeaders) -> None:
+        pass  # a fixed concurrency is the user's: a limiter of theirs paces, if any
+
+    def plateau(self) -> int | None:
+        return None
+
     def trace(self) -> list[tuple[float, int]]:
         return []
 
 
 class AdaptiveLimit:
-    """The controller chooses the limit from call times and 429s; the gate holds every
-    attempt to it, and to the provider's request window once a 429 has taught it."""
+    """The controller chooses the limit from call times, throughput and 429s; the gate
+    holds every attempt to it, and to the provider's request window as its rate-limit
+    headers state it or, without them, as a 429 has taught it."""
 
     def __init__(
         self,
@@ -101,6 +117,12 @@ class AdaptiveLimit:
     def rate_limited(self, wait: float) -> None:
         self.controller.on_rate_limited()
         self.gate.pause(wait)  # nobody calls before the provider said, not only this call
+
+    def observed(self, rate: RateHeaders) -> None:
+        self.gate.observed(rate)  # the provider's own count paces the calls from now on
+
+    def plateau(self) -> int | None:
+        return self.controller.plateau()
 
     def trace(self) -> list[tuple[float, int]]:
         return list(self.controller.trace)

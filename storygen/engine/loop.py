@@ -269,6 +269,7 @@ class _Run:
         self.meta.wall_time_s = self.now() - self.offset
         self.meta.timeline = [self.timings[k] for k in sorted(self.timings)] + self.repair_rows
         self.meta.concurrency_trace = self.limit.trace()
+        self.meta.plateau = self.limit.plateau()
         scenes = [self.scenes[k] for k in range(1, self.total + 1)]
         script = assemble_script(self.request, self.outline, scenes, self.meta, self.bible)
         await self.sink.finish(script)

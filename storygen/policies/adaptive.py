@@ -23,6 +23,12 @@ from collections.abc import AsyncIterator, Callable
 
 from storygen.core.errors import RateLimitedError
 from storygen.core.models import AdaptiveSettings
+from storygen.core.rate_headers import RateHeaders
+from storygen.policies.header_pace import HeaderPace
+from storygen.policies.learned_window import LearnedWindow, _Start
+from storygen.policies.throughput import PlateauSearch, mean_level
+
+__all__ = ["BASELINE", "CUT", "Controller", "Gate", "LearnedWindow", "_Start"]
 
 QUEUEING = 1.5  # recent call times this far above their no-load level mean a queue
 BASELINE = 16  # the first calls started set the no-load level, once every one has answered
@@ -71,6 +77,11 @@ class Controller:
         self.trace: list[tuple[float, int]] = []  # (time, limit) at the start and each change
         self.rate_limited = 0
         self.window: LearnedWindow | None = None  # the gate's, when it has one
+        self.search = PlateauSearch()  # where more calls in flight stopped paying
+        self._cold = self.current()
+        self._round_start = 0.0
+        self._served: list[float] = []  # every answer's time since the round started
+        self.provider_paced = False  # the provider's rate-limit headers space the calls
 
     def start(self) -> None:
         self.trace = [(self._clock(), self.current())]
@@ -108,6 +119,9 @@ class Controller:
     def on_answer(self, seconds: float, ticket: int = 0) -> None:
         """A call answered after ``seconds`` (queueing included)."""
         self._since_cut += 1
+        if ticket > self._cold:  # the first calls also open connections: not the server
+            now = self._clock()
+            self.search.times.answered(seconds, mean_level(self.trace, now - seconds, now))
         if 0 < ticket <= BASELINE and self.no_load is None:
             self._first[ticket] = seconds
             if len(self._first) == BASELINE:
@@ -130,6 +144,8 @@ class Controller:
             if level > QUEUEING * self.no_load:
                 self._cut()
                 return
+        if not self._grows():
+            return
         if self.slow_start:
             self.last_good = self.limit
             self._set(self.limit * 2)
@@ -138,12 +154,39 @@ class Controller:
         else:
             self._set(self.limit + 1)
 
+    def _grows(self) -> bool:
+        """Whether the last round allows growing: only while throughput still rises with
+        the level (``throughput.PlateauSearch``). A provider's rate limit is not the
+        server's speed: once it shows, the window spaces the calls and growing costs
+        nothing, so it is not searched for."""
+        if self.rate_limited or self.provider_paced:
+            return True
+        was = self.search.level
+        hold = self.search.next_level(self.current())
+        if hold is None:
+            if was is not None and self.ceiling is None:
+                self.slow_start = True  # the plateau was a misreading: find the level fast
+            return True
+        if hold < self.current():  # as after a cut: the old level's queue is not news
+            self.slow_start = False
+            self._cut_ticket = self._tickets
+            self._recent.clear()
+        self._set(float(hold))
+        return False
+
+    def plateau(self) -> int | None:
+        """Calls in flight beyond which the server got no faster; None: not seen."""
+        return self.search.level
+
     def on_rate_limited(self) -> None:
         """A 429: cut, at most once per round of answers after the last cut (the calls that
         were already in flight then say nothing new). Once the gate has learned the
         provider's request window, the window spaces the calls and a later 429 corrects
         it: halving the calls in flight as well would only leave the window unused."""
         self.rate_limited += 1
+        if self.provider_paced:  # the headers space the calls; a 429 is a clock's slip
+            self.slow_start = False
+            return
         if self.window is not None and self.window.size is not None:
             self.slow_start = False  # the limit is found: no more doubling into it
             if self.batches and self.limit < self.window.size:
@@ -154,120 +197,6 @@ class Controller:
             return
         if self._since_cut >= self.current():
             self._cut()
-
-
-class _Start:
-    """One attempt as the window saw it: when it started, and whether it was refused."""
-
-    __slots__ = ("answered_at", "at", "refused")
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.refused = False
-        self.answered_at: float | None = None
-
-
-class LearnedWindow:
-    """The provider's request limit as "at most ``size`` calls in any ``span`` seconds",
-    learned from its 429s and their Retry-After, so calls leave when the provider has room
-    instead of being refused and retried.
-
-    The first 429 says: the calls accepted so far fill the window, and the oldest of them
-    leaves it ``retry_after`` after this call. So the window spans from our first call to
-    then, and holds as many calls as were accepted. That is exact for a sliding window met
-    within its first span (slow start reaches any limit that quickly), and a client within
-    it also stays within a token bucket of that capacity and rate. Our clock is not the
-    provider's (a first call's connection set-up alone delays it), so the guess is
-    checked both ways:
-
-    - a 429 for a call the window let through: the provider counts its calls for longer,
-      so the span is relearned from the calls we count (its oldest leaves ``retry_after``
-      after this call), or, if that says nothing new, the window holds one call fewer;
-    - a full span in which the window held calls back without a 429: it may be too
-      tight, so the span shrinks, by a step that doubles while no 429 answers it.
-    """
-
-    MARGIN = 0.02  # our clock against the provider's: a call is counted a little longer
-    FIRST_STEP = 0.05
-    MAX_STEP = 0.2
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self.size: int | None = None
-        self.span = 0.0
-        self.changed_at = 0.0  # when size or span last changed
-        self.step = self.FIRST_STEP
-        self._starts: deque[_Start] = deque()
-
-    @property
-    def known(self) -> bool:
-        return self.size is not None
-
-    def _accepted_before(self, start: _Start) -> list[float]:
-        """Start times of the calls started before ``start`` that were not refused."""
-        accepted: list[float] = []
-        for s in self._starts:
-            if s is start:
-                break
-            if not s.refused:
-                accepted.append(s.at)
-        return accepted
-
-    def room_in(self) -> float:
-        """Seconds until the window has room for one more call (0: now)."""
-        if self.size is None:
-            return 0.0
-        now = self._clock()
-        while self._starts and self._starts[0].at <= now - 2 * self.span:
-            self._starts.popleft()  # twice the span: a 429 may say it is longer than we think
-        counted = [s.at for s in self._starts if not s.refused and s.at > now - self.span]
-        if len(counted) < self.size:
-            return 0.0
-        if now - self.changed_at >= self.span:
-            # it held calls back for a whole span and no 429 came: perhaps it is too tight
-            self.span *= 1 - self.step
-            self.step = min(self.MAX_STEP, 2 * self.step)
-            self.changed_at = now
-            return self.room_in()
-        return max(0.0, counted[-self.size] + self.span - now)
-
-    def _arrival(self, first: _Start) -> float:
-        """When the provider got a call: sent at ``at``, but a first call also opens the
-        connection. Its answer came a typical call time after it arrived, so the later of
-        the two is the better guess: a window counted from the send is too long."""
-        took = sorted(s.answered_at - s.at for s in self._starts if s.answered_at is not None)
-        if first.answered_at is None or not took:
-            return first.at
-        return max(first.at, first.answered_at - took[len(took) // 2])
-
-    def start(self) -> _Start:
-        start = _Start(self._clock())
-        self._starts.append(start)
-        return start
-
-    def refused(self, start: _Start, retry_after: float | None) -> bool:
-        """A 429 for ``start``; True if the window is known (now or already)."""
-        start.refused = True
-        if retry_after is None:
-            return self.known  # nothing to learn from a 429 that says no time
-        accepted = self._accepted_before(start)
-        leaves = start.at + retry_after  # when the oldest call the provider counts leaves
-        if self.size is None:
-            first = self._arrival(self._starts[0]) if self._starts else start.at
-            self.size = max(1, len(accepted))
-            self.span = max(leaves - first, 1e-3) * (1 + self.MARGIN)
-        elif start.at >= self.changed_at:  # let through by the window as it is now
-            oldest = accepted[-self.size] if len(accepted) >= self.size else None
-            span = (leaves - oldest) * (1 + self.MARGIN) if oldest is not None else 0.0
-            if span > self.span:
-                self.span = span
-            else:
-                self.size = max(1, self.size - 1)
-        else:
-            return True  # it left before the last change: a 429 from the same burst
-        self.step = self.FIRST_STEP
-        self.changed_at = self._clock()
-        return True
 
 
 class Gate:
@@ -286,6 +215,8 @@ class Gate:
         # each call that gets through, so the provider is tested by one call, then ramped
         self.ramp: int | None = None
         self.window = LearnedWindow(self._now)
+        self.headers = HeaderPace(self._now)  # once the provider's headers come: instead
+        self._nudges: set[asyncio.Task[None]] = set()
         # the engine passes the controller's ``current``: the controller is found from it
         owner = getattr(limit, "__self__", None)
         controller = controller or (owner if isinstance(owner, Controller) else None)
@@ -308,13 +239,33 @@ class Gate:
         that heard it, so the calls waiting here do not all meet the same full window."""
         self._paused_until = max(self._paused_until, self._now() + max(0.0, seconds))
 
+    def observed(self, rate: RateHeaders) -> None:
+        """An answer's rate-limit headers: from now on they pace the calls, not a window
+        learned from 429s; calls waiting here look again."""
+        self.headers.observed(rate)
+        if self.controller is not None and self.headers.seen:
+            self.controller.provider_paced = True
+        if self._cond is not None:
+            nudge = asyncio.get_running_loop().create_task(self._notify(self._cond))
+            self._nudges.add(nudge)
+            nudge.add_done_callback(self._nudges.discard)
+
+    @staticmethod
+    async def _notify(cond: asyncio.Condition) -> None:
+        async with cond:
+            cond.notify_all()
+
     def _wait(self) -> float | None:
-        """0 when a call may start now, else how long to wait (None: until a call ends)."""
+        """0 when a call may start now, else how long to wait (None: until a call ends or
+        an answer brings headers)."""
         allowed = self.limit() if self.ramp is None else min(self.ramp, self.limit())
         if self.active >= allowed:
             return None
+        if (by_headers := self.headers.wait(self.active)) is None:
+            return None
         now = self._now()
-        return max(self._paused_until - now, self.window.room_in(), self._pace(now), 0.0)
+        window = 0.0 if self.headers.seen else self.window.room_in()
+        return max(self._paused_until - now, window, self._pace(now), by_headers, 0.0)
 
     def _pace(self, now: float) -> float:
         """In slow start, the calls a doubling allows leave spread over a call time, not in
@@ -335,10 +286,14 @@ class Gate:
                     await asyncio.wait_for(cond.wait(), timeout=wait)
             self.active += 1
             self._last_start = self._now()
+            self.headers.started()
             start = self.window.start()
         try:
             yield
         except RateLimitedError as exc:
+            if self.headers.seen:
+                self.headers.refused()  # its Retry-After pauses the gate (AdaptiveLimit)
+                raise
             if not self.window.refused(start, exc.retry_after):
                 self.ramp = 1  # the provider is full and said nothing more: test it
             raise

@@ -35,6 +35,13 @@ FACTOR = 1.75
 LAST_FACTOR = 2.5  # the budget's last backup: ~4x the median, which an ordinary call never is
 COPIES = 3  # a call and at most two backups: the second only if the first hangs too
 FLOOR_S = 0.1  # never sooner: a busy event loop must not look like a hung provider
+# A saturated server (a queue, or slots sharing one compute) makes every call slower, and a
+# backup there only competes with its own primary: no backup starts while the median of the
+# last RECENT answers is INFLATED x that of the first EARLY. A hung call is one answer among
+# them, so it moves neither median.
+EARLY = 8
+RECENT = 8
+INFLATED = 1.6
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,14 @@ class Hedger:
     def may_hedge(self) -> bool:
         return self._left() > 0
 
+    def saturated(self) -> bool:
+        """Call times inflated well above their early level: the server is busy, not one
+        call stuck."""
+        if len(self.samples) < EARLY:
+            return False
+        early = statistics.median(self.samples[:EARLY])
+        return statistics.median(self.samples[-RECENT:]) > INFLATED * early
+
     def record(self, seconds: float) -> None:
         self.samples.append(seconds)
         changed, self._changed = self._changed, asyncio.Event()
@@ -128,7 +143,7 @@ class Hedger:
                 wake: asyncio.Task[bool] | None = None
                 if len(copies) < COPIES:
                     delay = self.delay(loop.time())
-                    if delay is not None and self.may_hedge():
+                    if delay is not None and self.may_hedge() and not self.saturated():
                         # the newest copy gets the delay too: a backup can hang as well
                         timeout = start + after[-1] + delay - loop.time()
                         if timeout <= 0:

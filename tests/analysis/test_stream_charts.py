@@ -56,9 +56,7 @@ def test_the_gantt_marks_first_token_and_summary_on_each_streamed_bar(runs) -> N
     for t in piped:
         assert t.start_s <= t.first_token_s <= t.summary_s <= t.end_s  # type: ignore[operator]
     # the hover says how long after its call's start the summary was known
-    assert list(known.customdata) == pytest.approx(
-        [t.time_to_summary_s for t in piped]
-    )
+    assert list(known.customdata) == pytest.approx([t.time_to_summary_s for t in piped])
     assert "after its call started" in known.hovertemplate
 
 

@@ -19,6 +19,7 @@ import statistics
 from typing import Any
 
 from benchmarks import OUT
+from benchmarks.tables import print_table
 from storygen import ScriptRequest, generate
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -102,14 +103,6 @@ def table(seeds: range, scale: float, scenes: int) -> list[dict[str, Any]]:
     return rows
 
 
-def show(rows: list[dict[str, Any]]) -> None:
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
@@ -117,7 +110,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=75)
     args = parser.parse_args()
     rows = table(range(args.seeds), args.time_scale, args.scenes)
-    show(rows)
+    print_table(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "compute_bound.json").write_text(json.dumps(rows, indent=2))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import OUT
+from benchmarks.tables import print_table
 from storygen import ScriptRequest, SimulatedBackend, generate
 from storygen.core.models import AdaptiveSettings, HedgeSettings, Script, StrategyName
 
@@ -223,13 +224,7 @@ def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
 
 def show(title: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n{title}")
-    if not rows:
-        return
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+    print_table(rows)
 
 
 def main() -> None:

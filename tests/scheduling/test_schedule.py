@@ -34,7 +34,8 @@ def test_outline_ideal_adds_the_plan_call() -> None:
 
 def test_measured_makespan_is_close_to_ideal() -> None:
     request = ScriptRequest(idea="A heist", duration_s=200, strategy="windowed", concurrency=5)
-    script = generate(request, SimulatedBackend(time_scale=0.002))
+    # calls of ~0.16 s: a loaded machine's millisecond stalls must not decide the bound
+    script = generate(request, SimulatedBackend(time_scale=0.02))
     ratio = script.meta.wall_time_s / ideal_of(script)
     assert 0.95 < ratio < 1.5  # a generous sanity bound; the benchmark measures it properly
 

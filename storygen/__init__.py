@@ -30,7 +30,9 @@ from storygen.core.tasks import Backend, Generation, SceneContext, SceneTask
 from storygen.engine import Prior, run_async
 from storygen.engine.events import ProgressTracker, Snapshot
 from storygen.policies.retry import RetryPolicy
+from storygen.runner.edits import edit, export_run, regenerate, undo
 from storygen.runner.runs import generate, resume
+from storygen.runner.versions import Version, history
 from storygen.store import RunDir, RunStore
 
 # pandas and plotly load only when the notebook helpers are first used: the CLI and the
@@ -85,14 +87,20 @@ __all__ = [
     "StoreError",
     "StoryGenError",
     "TransientError",
+    "Version",
     "batches",
     "check",
     "compare",
+    "edit",
+    "export_run",
     "generate",
+    "history",
+    "regenerate",
     "resume",
     "run_async",
     "scene_count",
     "scene_durations",
     "sweep",
     "sweep_figure",
+    "undo",
 ]

@@ -5,7 +5,10 @@ outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (o
 scene a line, flushed at once; then one line a repair call, whose scene replaces the first:
 the last line for an index wins), pinned.jsonl (a pipelined run's summaries released to
 later scenes before their own scene was written: a resumed run keeps them), timeline.json
-and script.json (both written atomically at the end).
+and script.json (both written atomically at the end). Once finished, each change to the
+script (an edit, a regeneration, an undo: runner.edits) first keeps the script as it was in
+versions/NNNN.json (version 0 is the script as generated; never overwritten) and records
+itself in history.jsonl (one line a change), then replaces script.json.
 """
 
 from __future__ import annotations
@@ -248,6 +251,47 @@ class RunDir:
             completion_tokens=script.meta.completion_tokens,
             findings=len(script.findings),  # a bulk summary reads this, not the script
         )
+
+    def script_text(self) -> str:
+        """script.json as it is on disk: a version keeps these very bytes."""
+        return (self.path / "script.json").read_text("utf-8")
+
+    def save_script_text(self, text: str) -> None:
+        """script.json alone, atomically: a change leaves the timeline as the run made it."""
+        self._write("script.json", text)
+
+    def save_version(self, number: int, text: str) -> None:
+        """``text`` (a script) as versions/NNNN.json. Never overwritten: the same text again
+        is a change retried after a kill and is left as it is; other text is refused."""
+        path = self.path / "versions" / f"{number:04d}.json"
+        if path.exists():
+            if path.read_text("utf-8") == text:
+                return
+            raise InvalidRequestError(
+                f"{path} already holds another script; versions are never overwritten "
+                "(was history.jsonl edited by hand?)",
+                "version",
+            )
+        try:
+            path.parent.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError("the versions folder", path.parent, exc) from exc
+        self._write(f"versions/{number:04d}.json", text)
+
+    def version_text(self, number: int) -> str:
+        return (self.path / "versions" / f"{number:04d}.json").read_text("utf-8")
+
+    def read_history(self) -> list[dict[str, Any]]:
+        """history.jsonl, one change a line, oldest first; none before the first change."""
+        p = self.path / "history.jsonl"
+        if not p.exists():
+            return []
+        return [json.loads(line) for line in p.read_text("utf-8").splitlines() if line.strip()]
+
+    def write_history(self, changes: list[dict[str, Any]]) -> None:
+        """The whole file, atomically: a change that fails later can be taken back whole."""
+        text = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in changes)
+        self._write("history.jsonl", text)
 
     def finished_script(self) -> Script | None:
         """The script of a run that finished, None while anything is missing."""

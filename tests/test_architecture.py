@@ -61,6 +61,13 @@ PUBLIC = {
     "scene_durations",
     "sweep",
     "sweep_figure",
+    # scenes changed by a person, versions, any format from a run (issue 21)
+    "Version",
+    "edit",
+    "export_run",
+    "history",
+    "regenerate",
+    "undo",
 }
 
 

@@ -293,6 +293,8 @@ def write_scene(call: ParsedCall, attempt: int) -> SceneDraft:
         camera=camera,
         **slots,
     )
+    if ctx.note:  # a person's note on a scene written again: its words go into the clip
+        visual = f"{visual} {cap(' '.join(ctx.note.split())).rstrip('.')}."
     return SceneDraft(
         title=cap(title),
         visual_prompt=visual,

@@ -1,4 +1,4 @@
-"""python -m storygen: generate, resume, bench, bulk. Bad input exits 2 with one clear line."""
+"""python -m storygen COMMAND: the command line. Bad input exits 2 with one clear line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from storygen.cli import bulk_flags
+from storygen.cli import bulk_flags, edit_flags
 from storygen.cli.flags import (
     Help,
     Parser,
@@ -20,6 +20,7 @@ from storygen.cli.flags import (
     add_repair_flags,
     add_sim_server_flags,
 )
+from storygen.cli.usage import Spelled
 from storygen.core import export
 from storygen.core.bounds import BATCH_DELAY_S, CONCURRENCY, DURATION_S
 from storygen.core.errors import InvalidRequestError, RunFailedError, StoryGenError
@@ -36,11 +37,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bulk": ("storygen.cli.bulk", "cmd_bulk"),
     "bulk-resume": ("storygen.cli.bulk", "cmd_bulk_resume"),
     "bulk-status": ("storygen.cli.bulk", "cmd_bulk_status"),
+    "regenerate": ("storygen.cli.edits", "cmd_regenerate"),
+    "edit": ("storygen.cli.edits", "cmd_edit"),
+    "export": ("storygen.cli.edits", "cmd_export"),
+    "history": ("storygen.cli.edits", "cmd_history"),
+    "undo": ("storygen.cli.edits", "cmd_undo"),
 }
 
 
+DESCRIPTION = (
+    "Video scripts from one idea, scene by scene, on the embedded simulated LLM (no key, no "
+    "network) or an OpenAI-compatible server; serve-sim runs a simulated one on localhost. "
+    "Bad input exits 2 with one clear line."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    root = Parser(prog="python -m storygen", description=__doc__)
+    root = Parser(prog="python -m storygen", description=DESCRIPTION, formatter_class=Help)
     sub = root.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     gen = sub.add_parser("generate", help="write one script", formatter_class=Help)
@@ -57,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "--window",
         "--concurrency",
         dest="concurrency",
+        action=Spelled,
         default="5",
         help="batch size (batched) or calls in flight (windowed, outline, pipelined), "
         f"{CONCURRENCY.low}-{CONCURRENCY.high}; "
@@ -79,14 +93,24 @@ def _parser() -> argparse.ArgumentParser:
         "for their summaries, streamed (default 1: every earlier summary, lag 0)",
     )
     gen.add_argument("--style", default="cinematic", help="visual style")
-    gen.add_argument("--language", default="en", help="en, es, fr or de (simulated)")
+    gen.add_argument(
+        "--language",
+        default="en",
+        help="an ISO 639 code such as en, es, fr, de or pt-BR; the simulated backend writes "
+        "en, es, fr and de, any other in English (and says so)",
+    )
     gen.add_argument("--seconds-per-scene", type=float, default=8.0, help="clip length")
     gen.add_argument(
         "--context-scenes", type=int, default=5, help="previous summaries quoted in a prompt"
     )
     gen.add_argument("--seed", type=int, default=0, help="same seed, same simulated latencies")
     gen.add_argument(
-        "--out", type=Path, default=None, help="where to write the script (default: the run dir)"
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the script here, in the format its suffix names ("
+        + ", ".join(export.SUFFIX.values())
+        + "); checked before any call (default: script.json in the run directory)",
     )
     gen.add_argument(
         "--format", choices=export.FORMATS, default=None, help="default: from --out's suffix"
@@ -96,49 +120,106 @@ def _parser() -> argparse.ArgumentParser:
     add_price_as(gen)
     add_backend_flags(gen)
 
-    res = sub.add_parser("resume", help="finish a failed or interrupted run", formatter_class=Help)
-    res.add_argument("run_dir", type=Path)
-    res.add_argument("--out", type=Path, default=None)
-    res.add_argument("--format", choices=export.FORMATS, default=None)
+    res = sub.add_parser(
+        "resume",
+        help="finish a failed or interrupted run",
+        description="Write only the scenes a failed or interrupted run is missing, with the "
+        "backend it was started with (keys from the environment).",
+        formatter_class=Help,
+    )
+    res.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR", help="the run directory, e.g. runs/2026..."
+    )
+    res.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the script here, in the format its suffix names (default: "
+        "script.json in the run directory)",
+    )
+    res.add_argument(
+        "--format", choices=export.FORMATS, default=None, help="default: from --out's suffix"
+    )
     res.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_price_as(res)
 
     _add_check_parser(sub)
 
     bench = sub.add_parser(
-        "bench", help="compare strategies on the same latencies", formatter_class=Help
+        "bench",
+        help="compare strategies on the same latencies",
+        description="Every strategy and size on the simulated LLM, each meeting the same drawn "
+        "latencies; prints wall time, speedup over sequential and continuity.",
+        formatter_class=Help,
     )
-    bench.add_argument("--idea", default="A lighthouse keeper finds a map to a drowned city")
-    bench.add_argument("--duration", type=float, default=600)
-    bench.add_argument("--batch-sizes", default="3,5,10")
+    bench.add_argument(
+        "--idea",
+        default="A lighthouse keeper finds a map to a drowned city",
+        help="what the video is about",
+    )
+    bench.add_argument(
+        "--duration",
+        type=float,
+        default=600,
+        help=f"video length, {DURATION_S.low}-{DURATION_S.high} s (8 s a scene)",
+    )
+    bench.add_argument(
+        "--batch-sizes",
+        default="3,5,10",
+        help=f"comma-separated batch sizes or windows, each {CONCURRENCY.low}-"
+        f"{CONCURRENCY.high} (sequential runs once)",
+    )
     bench.add_argument(
         "--strategies",
         default="sequential,batched,windowed,outline",
         help=f"comma-separated, from {', '.join(STRATEGIES)}",
     )
-    bench.add_argument("--time-scale", type=float, default=0.0125)
-    bench.add_argument("--repeat", type=int, default=1)
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--json", type=Path, default=None)
-    bench.add_argument("--csv", type=Path, default=None)
+    bench.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.0125,
+        help="simulated latency multiplier (1 = real speed, ~8 s a call)",
+    )
+    bench.add_argument(
+        "--repeat", type=int, default=1, help="runs of each, 1-20; repeat r uses seed + r"
+    )
+    bench.add_argument("--seed", type=int, default=0, help="same seed, same latencies")
+    bench.add_argument(
+        "--json", type=Path, default=None, help="write the table here as JSON (default: not)"
+    )
+    bench.add_argument(
+        "--csv", type=Path, default=None, help="write the table here as CSV (default: not)"
+    )
     bench.add_argument("--hedge", action="store_true", help="hedge hung calls in every run")
-    bench.add_argument("--hang-rate", type=float, default=0.0, help="share of calls that hang")
+    bench.add_argument("--hang-rate", type=float, default=0.0, help="share of calls that hang, 0-1")
     bench.add_argument(
         "--hang-factor", type=float, default=30.0, help="a hung call takes this x the median"
     )
     bench.add_argument(
-        "--capacity", type=int, default=None, help="the simulated server's slots (queue beyond)"
+        "--capacity",
+        type=int,
+        default=None,
+        help="the simulated server's slots, calls beyond queue (default: no limit)",
     )
     sim = sub.add_parser(
         "serve-sim", help="an OpenAI-compatible simulator on 127.0.0.1", formatter_class=Help
     )
-    sim.add_argument("--port", type=int, default=8000)
-    sim.add_argument("--time-scale", type=float, default=1.0)
-    sim.add_argument("--rpm", type=int, default=None, help="answer 429 + Retry-After above this")
+    sim.add_argument("--port", type=int, default=8000, help="the port on 127.0.0.1")
+    sim.add_argument(
+        "--time-scale", type=float, default=1.0, help="latency multiplier: 1 = real speed"
+    )
+    sim.add_argument(
+        "--rpm",
+        type=int,
+        default=None,
+        help="answer 429 + Retry-After above this (default: no limit)",
+    )
     sim.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers")
     sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of broken JSON")
     sim.add_argument("--slow-rate", type=float, default=0.0, help="share of very slow answers")
-    sim.add_argument("--slow-seconds", type=float, default=30.0)
+    sim.add_argument(
+        "--slow-seconds", type=float, default=30.0, help="how long a slow answer takes"
+    )
     add_sim_server_flags(sim)
     _add_stream_flags(sim)
     sim.add_argument(
@@ -158,7 +239,8 @@ def _parser() -> argparse.ArgumentParser:
         "--context-tokens",
         type=int,
         default=None,
-        help="refuse a prompt plus max_tokens above this with OpenAI's context-length 400",
+        help="refuse a prompt plus max_tokens above this with OpenAI's context-length 400 "
+        "(default: no limit)",
     )
     sim.add_argument(
         "--batch-delay",
@@ -184,10 +266,19 @@ def _parser() -> argparse.ArgumentParser:
         "--max-tokens-limit",
         type=int,
         default=None,
-        help="refuse a larger max_tokens with OpenAI's 'supports at most' 400",
+        help="refuse a larger max_tokens with OpenAI's 'supports at most' 400 (default: no limit)",
     )
     bulk_flags.add_parsers(sub)
+    edit_flags.add_parsers(sub)
+    _hide_suppressed(sub)
     return root
+
+
+def _hide_suppressed(sub: argparse._SubParsersAction[Parser]) -> None:
+    """Leave commands with ``help=argparse.SUPPRESS`` out of --help: argparse before 3.13
+    prints them as "==SUPPRESS==", and lists every name among the choices (the metavar)."""
+    sub._choices_actions = [a for a in sub._choices_actions if a.help != argparse.SUPPRESS]
+    sub.metavar = "command"
 
 
 def _add_stream_flags(sim: argparse.ArgumentParser) -> None:

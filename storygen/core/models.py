@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -143,8 +143,12 @@ class ScriptRequest(BaseModel):
         return self.lag_allowance or 2 * self.concurrency
 
 
-def request_error(exc: ValidationError) -> InvalidRequestError:
-    """Name each bad field, what was given and what is allowed."""
+def request_error(
+    exc: ValidationError, names: Mapping[str, str] | None = None
+) -> InvalidRequestError:
+    """Name each bad field, what was given and what is allowed. ``names``: what the caller
+    calls a field (the CLI: the flag typed), so that a message names what the user wrote;
+    ``field`` stays the field's own name."""
     parts: list[str] = []
     first_field: str | None = None
     for err in exc.errors():
@@ -156,7 +160,9 @@ def request_error(exc: ValidationError) -> InvalidRequestError:
             allowed = f" (allowed: {', '.join(STRATEGIES)})"
         given = err.get("input")
         shown = "" if isinstance(given, dict) else f"; got {given!r}"
-        parts.append(f"{field}: {err['msg']}{allowed}{shown}")
+        # our own validators' words, without pydantic's "Value error, " before them
+        said = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{(names or {}).get(field, field)}: {said}{allowed}{shown}")
     return InvalidRequestError("invalid request: " + "; ".join(parts), field=first_field)
 
 
@@ -272,6 +278,10 @@ class Script(BaseModel):
     meta: RunMeta
     findings: list[Finding] = Field(
         default_factory=list, description="the continuity check when the run finished"
+    )
+    stale: list[int] = Field(
+        default_factory=list,
+        description="scenes whose prompts quoted a summary since changed (runner.edits)",
     )
 
     def check(self, *, rate: float | None = None) -> list[Finding]:

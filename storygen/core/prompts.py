@@ -106,6 +106,8 @@ def narration_line(seconds: float, language: str) -> str:
 # A pipelined scene's summary, once later scenes were told it: a retry or a backup of the
 # scene is told it in these words and must keep it (parse_prompt reads it back).
 PINNED = "This scene's summary, already told to later scenes (keep it word for word): "
+# A person's note on a scene written again (runner.edits); parse_prompt reads it back.
+NOTE = "Editor's note for this scene: "
 
 
 def scene_prompt(task: SceneTask) -> str:
@@ -132,6 +134,8 @@ def scene_prompt(task: SceneTask) -> str:
         lines.append(f"Next scene's beat: {_one_line(ctx.next_beat)}")
     if ctx.pinned_summary:
         lines.append(f"{PINNED}{_one_line(ctx.pinned_summary)}")
+    if ctx.note:
+        lines.append(f"{NOTE}{_one_line(ctx.note)}")
     lines.append(
         f"Write scene {task.index} of {task.total}, a clip of {task.duration_s:g} s: title, "
         "visual_prompt (what the video model renders), narration, characters, location, "
@@ -257,6 +261,7 @@ class _Reading:
     ask: tuple[Kind, re.Match[str]] | None = None  # what the call asks for
     budget: int | None = None
     pinned: str | None = None
+    note: str | None = None
 
     def read(self, line: str) -> None:
         if line.startswith("  "):
@@ -265,6 +270,8 @@ class _Reading:
         self.section = line
         if line.startswith(PINNED):
             self.pinned = line[len(PINNED) :]
+        elif line.startswith(NOTE):
+            self.note = line[len(NOTE) :]
         elif m := _LINE.match(line):
             self.fields[m.group(1)] = m.group(2)
         elif m := _BUDGET.match(line):
@@ -302,6 +309,7 @@ class _Reading:
             previous_beat=self.beats.get("previous_beat"),
             next_beat=self.beats.get("next_beat"),
             pinned_summary=self.pinned,
+            note=self.note,
         )
 
 

@@ -25,6 +25,8 @@ class SceneContext:
     following: tuple[tuple[int, str], ...] = ()  # summaries after k (a repair's neighbours)
     # A summary later scenes were already told (pipelined): the answer must keep it.
     pinned_summary: str | None = None
+    # What a person asked of this scene when they had it written again (runner.edits).
+    note: str | None = None
 
 
 def scene_context(

@@ -22,7 +22,7 @@ from storygen.backends.config import BackendConfig
 from storygen.backends.factory import build_backend
 from storygen.core.bounds import CONCURRENCY
 from storygen.core.errors import InvalidRequestError, RunFailedError
-from storygen.core.export import findings_of
+from storygen.core.export import findings_of, frame_csv
 from storygen.core.labels import Baseline, request_label
 from storygen.core.models import STRATEGIES, Script, ScriptRequest, StrategyName
 from storygen.runner.lanes import LaneRun, Lanes, run_lane
@@ -108,9 +108,9 @@ class Comparison:
         return out
 
     def to_csv(self, path: str | Path) -> Path:
-        """The summary table, one row a configuration."""
+        """The summary table, one row a configuration (text cells neutralised, as on the page)."""
         out = Path(path)
-        self.summary.to_csv(out, index=False)
+        out.write_text(frame_csv(self.summary), encoding="utf-8")
         return out
 
     def to_json(self, path: str | Path) -> Path:

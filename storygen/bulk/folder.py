@@ -25,6 +25,7 @@ from storygen.backends.config import BackendConfig, config_from_settings
 from storygen.bulk.manifest import Entry, Manifest
 from storygen.bulk.rows import Rejected, Row
 from storygen.core import export
+from storygen.core.csv_safety import safe_value
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import Script, ScriptRequest
 from storygen.core.pricing import estimate_cost, is_simulated
@@ -45,6 +46,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "priced_as",
     "error",
     "findings",  # continuity findings of a finished script (core.continuity); last: new
+    # a simulated run costs nothing (cost_usd empty, as `generate` says "n/a (simulated)"):
+    # what its tokens would cost on priced_as
+    "would_cost_usd",
 )
 
 
@@ -63,6 +67,7 @@ class SummaryLine:
     priced_as: str = ""
     error: str = ""
     findings: int | None = None  # unknown until the script is finished
+    would_cost_usd: float | None = None  # a simulated run's tokens on priced_as
 
 
 class BulkDir:
@@ -164,7 +169,7 @@ class BulkDir:
         return config_from_settings(self.run(self.entries[0]).backend_settings())
 
     def export_path(self, row: int) -> Path:
-        return self.path / "scripts" / f"row-{row:04d}.{self.format}"
+        return self.path / "scripts" / f"row-{row:04d}{export.SUFFIX[self.format]}"
 
     def write_export(self, row: int, script: Script, run: RunDir | None = None) -> Path:
         """Atomically, so a kill never leaves half a script for a reader to trust. A JSON
@@ -192,7 +197,8 @@ class BulkDir:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(SUMMARY_COLUMNS)
         for line in lines:
-            writer.writerow("" if v is None else v for v in asdict(line).values())
+            # ideas and errors are text a person or a model wrote: neutralised (OWASP)
+            writer.writerow("" if v is None else safe_value(v) for v in asdict(line).values())
         atomic_write(self.path / "summary.csv", out.getvalue())
         return lines
 
@@ -226,8 +232,10 @@ def _line(
         if (script := run.finished_script()) is not None:  # finished before tokens were kept
             prompt, completion = script.meta.prompt_tokens, script.meta.completion_tokens
     model = str(run.backend_settings().get("model", ""))
-    priced_as = price_as if is_simulated(model) else model
+    simulated = is_simulated(model)
+    priced_as = price_as if simulated else model
     cost = estimate_cost(priced_as, prompt, completion, batch=batch)
+    cost = None if cost is None else round(cost, 6)
     return SummaryLine(
         row=entry.row,
         idea=entry.idea,
@@ -238,8 +246,9 @@ def _line(
         wall_time_s=None if wall is None else round(float(wall), 3),
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cost_usd=None if cost is None else round(cost, 6),
+        cost_usd=None if simulated else cost,
         priced_as=priced_as if cost is not None else "",
         error=str(status.get("error") or ""),
         findings=_findings(run, status, known),
+        would_cost_usd=cost if simulated else None,
     )

@@ -1,23 +1,96 @@
-"""Scripts out: JSON (loads back), CSV (one row a scene, for spreadsheets), Markdown.
+"""Scripts out: JSON (loads back), CSV (one row a scene, for spreadsheets), Markdown, and
+the hand-off formats: SRT and WebVTT subtitles, a Fountain screenplay, a shot list (CSV or
+JSONL) for video models.
 
 JSON carries ``Script.findings`` (the continuity check the run ended with); Markdown closes
-with a continuity appendix, so whoever reads only the screenplay sees them too.
+with a continuity appendix, so whoever reads only the screenplay sees them too. Every CSV
+cell of text is neutralised against CSV injection (``core.csv_safety``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
 from storygen.core.continuity import Finding, summary_line
+from storygen.core.csv_safety import csv_text, frame_csv, safe_cell
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import CSV_COLUMNS, Script
+from storygen.core.screenplay import to_fountain
+from storygen.core.shot_list import to_shots_csv, to_shots_jsonl
+from storygen.core.subtitles import to_srt, to_vtt
 
-Format = Literal["json", "csv", "md"]
-FORMATS: tuple[Format, ...] = ("json", "csv", "md")
+__all__ = [
+    "FORMATS",
+    "MEDIA",
+    "SUFFIX",
+    "Format",
+    "findings_of",
+    "format_of",
+    "frame_csv",
+    "from_json",
+    "render",
+    "rows",
+    "safe_cell",
+    "to_csv",
+    "to_fountain",
+    "to_json",
+    "to_markdown",
+    "to_shots_csv",
+    "to_shots_jsonl",
+    "to_srt",
+    "to_vtt",
+    "write",
+]
+
+Format = Literal["json", "csv", "md", "srt", "vtt", "fountain", "shots-csv", "shots-jsonl"]
+FORMATS: tuple[Format, ...] = (
+    "json",
+    "csv",
+    "md",
+    "srt",
+    "vtt",
+    "fountain",
+    "shots-csv",
+    "shots-jsonl",
+)
+# The file suffix of each format, as offered for download; ``write`` reads them back.
+SUFFIX: dict[str, str] = {
+    "json": ".json",
+    "csv": ".csv",
+    "md": ".md",
+    "srt": ".srt",
+    "vtt": ".vtt",
+    "fountain": ".fountain",
+    "shots-csv": ".shots.csv",
+    "shots-jsonl": ".shots.jsonl",
+}
+# The MIME type of each format's download. SRT and JSONL have no registered type: these
+# are the ones players and tools commonly send and accept.
+MEDIA: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "md": "text/markdown",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "fountain": "text/plain",
+    "shots-csv": "text/csv",
+    "shots-jsonl": "application/jsonl",
+}
+# The suffixes ``write`` knows, longest first: "x.shots.csv" is a shot list, "x.csv" the
+# script; any ".jsonl" is the JSONL shot list (the script's JSON is one document, ".json").
+_BY_SUFFIX: tuple[tuple[str, Format], ...] = (
+    (".shots.csv", "shots-csv"),
+    (".jsonl", "shots-jsonl"),
+    (".json", "json"),
+    (".csv", "csv"),
+    (".md", "md"),
+    (".markdown", "md"),
+    (".srt", "srt"),
+    (".vtt", "vtt"),
+    (".fountain", "fountain"),
+)
 
 
 def findings_of(script: Script) -> list[Finding]:
@@ -43,12 +116,9 @@ def rows(script: Script) -> Iterator[tuple[int, str, str, str, str, str, str, st
 
 
 def to_csv(script: Script) -> str:
-    """A BOM so that Excel reads UTF-8 as UTF-8."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows(script))
-    return "\ufeff" + buf.getvalue()
+    """A BOM so that Excel reads UTF-8 as UTF-8; text cells neutralised (``Script.rows``
+    stays raw: it feeds the DataFrame)."""
+    return csv_text(CSV_COLUMNS, rows(script))
 
 
 def _continuity_appendix(findings: list[Finding]) -> list[str]:
@@ -88,22 +158,53 @@ def to_markdown(script: Script) -> str:
     return "\n".join(lines)
 
 
-def render(script: Script, fmt: str) -> str:
-    if fmt == "json":
-        return to_json(script)
-    if fmt == "csv":
-        return to_csv(script)
-    if fmt == "md":
-        return to_markdown(script)
-    raise InvalidRequestError(
-        f"unknown export format {fmt!r} (allowed: {', '.join(FORMATS)})", "format"
+_RENDER: dict[str, Callable[[Script], str]] = {
+    "json": to_json,
+    "csv": to_csv,
+    "md": to_markdown,
+    "srt": to_srt,
+    "vtt": to_vtt,
+    "fountain": to_fountain,
+    "shots-csv": to_shots_csv,
+    "shots-jsonl": to_shots_jsonl,
+}
+
+
+def _unknown(what: str) -> InvalidRequestError:
+    in_order = sorted(_BY_SUFFIX, key=lambda pair: FORMATS.index(pair[1]))
+    suffixes = ", ".join(suffix for suffix, _ in in_order)
+    return InvalidRequestError(
+        f"unknown export format {what} (allowed: {', '.join(FORMATS)}; by file suffix: {suffixes})",
+        "format",
     )
 
 
+def render(script: Script, fmt: str) -> str:
+    """``script`` in format ``fmt`` (one of FORMATS)."""
+    if fmt not in _RENDER:
+        raise _unknown(repr(fmt))
+    return _RENDER[fmt](script)
+
+
+def format_of(path: str | Path, fmt: str | None = None) -> str:
+    """The format ``write`` uses: ``fmt`` when given, else the one the file's suffix names.
+    Callers check an output path with it before any call is paid for."""
+    if fmt is not None:
+        if fmt not in _RENDER:
+            raise _unknown(repr(fmt))
+        return fmt
+    name = Path(path).name.lower()
+    for suffix, found in _BY_SUFFIX:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return found
+    given = Path(path).suffix.lstrip(".").lower()
+    raise _unknown(f"{given!r} for {Path(path).name}" if given else f"(no suffix) for {path}")
+
+
 def write(script: Script, path: str | Path, fmt: str | None = None) -> Path:
-    """Format from ``fmt`` or the file's suffix."""
+    """Format from ``fmt`` or the file's suffix; nothing is written for an unknown one."""
     path = Path(path)
-    fmt = fmt or path.suffix.lstrip(".").lower().replace("markdown", "md")
+    text = render(script, format_of(path, fmt))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(script, fmt), encoding="utf-8", newline="")
+    path.write_text(text, encoding="utf-8", newline="")
     return path

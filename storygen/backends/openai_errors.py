@@ -121,6 +121,16 @@ def context_too_long(exc: openai.APIStatusError) -> bool:
     )
 
 
+# A proxy may refuse a wrong key at another status than 401/403 (LiteLLM: 400 "Authentication
+# Error, Invalid proxy server token passed"): its own words say that it is the key.
+_ABOUT_THE_KEY = re.compile(r"\bauth|api[ _-]?key|\btoken\b|credential", re.IGNORECASE)
+
+
+def about_the_key(said: str) -> bool:
+    """The server's words blame the key (not "max_tokens": a word of its own)."""
+    return _ABOUT_THE_KEY.search(said) is not None
+
+
 def detail(exc: openai.APIStatusError, keys: list[str]) -> str:
     """The server's own words, short, with any key it echoed masked."""
     return masked(str(exc.message), keys)[:300]
@@ -151,7 +161,7 @@ def sdk_error(
         return PermanentError(f"quota exhausted at {where}: add credit or use another key")
     if status == 429:
         return RateLimitedError(f"rate limited by {where}", retry_after_s(exc.response.headers))
-    if status in (401, 403):
+    if status in (401, 403) or (status == 400 and about_the_key(server_words(exc, keys))):
         return PermanentError(f"the API key was rejected by {where} ({status}: {said})")
     if status == 404:
         return PermanentError(

@@ -17,6 +17,8 @@ def check_backend(config: BackendConfig, timeout_s: float = 5.0) -> None:
         return
     import openai  # only a real backend pays for the SDK
 
+    from storygen.backends.openai_errors import about_the_key, server_words
+
     keys = config.key_values()
     if not keys:
         raise InvalidRequestError(
@@ -34,15 +36,18 @@ def check_backend(config: BackendConfig, timeout_s: float = 5.0) -> None:
             f"cannot reach {base_url}: check the base URL and that the server is running",
             "base_url",
         ) from None
-    except openai.AuthenticationError:
+    except openai.AuthenticationError as exc:
         raise InvalidRequestError(
-            f"the API key {mask(keys[0])} was rejected by {base_url}", "api_keys"
+            f"the API key {mask(keys[0])} was rejected by {base_url}: {server_words(exc, keys)}",
+            "api_keys",
         ) from None
     except openai.NotFoundError:
         return  # some compatible servers have no /models; the first call will tell
-    except openai.APIStatusError as exc:
+    except openai.APIStatusError as exc:  # the server's reason: "answered 400" hides it
+        said = server_words(exc, keys)
         raise InvalidRequestError(
-            f"{base_url} answered {exc.status_code} to a model listing", "base_url"
+            f"{base_url} answered {exc.status_code} to a model listing: {said}",
+            "api_keys" if about_the_key(said) else "base_url",
         ) from None
     finally:
         client.close()

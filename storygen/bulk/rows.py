@@ -1,12 +1,15 @@
 """A spreadsheet of ideas in: each row checked on its own, so one typo never stops the rest.
 
 CSV rows are numbered as a spreadsheet shows them (the header is row 1, the first idea
-row 2); JSONL rows by their line. A rejected row names its number and what is wrong.
+row 2); JSONL rows by their line. A rejected row names its number and what is wrong; a
+header that is wrong (no idea column, an unknown or doubled one) refuses the whole file,
+since it is wrong for every row.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from collections.abc import Iterator, Mapping
@@ -83,6 +86,10 @@ def request_for(values: Mapping[str, Any], defaults: Defaults, row: int = 0) -> 
     """One row's request: its own values, the defaults for the cells left empty."""
     given = {k: v for k, v in values.items() if v is not None and str(v).strip() != ""}
     cells = {k: str(v).strip() if isinstance(v, str) else v for k, v in given.items()}
+    if "idea" not in cells:
+        raise InvalidRequestError(
+            "idea: missing (every row needs one, 1 to 2000 characters)", "idea"
+        )
     concurrency = str(cells.get("concurrency", defaults.concurrency)).strip()
     adaptive = concurrency == "adaptive"
     fields: dict[str, Any] = {
@@ -118,13 +125,41 @@ def request_for(values: Mapping[str, Any], defaults: Defaults, row: int = 0) -> 
         raise request_error(exc) from None
 
 
+def _header_problem(names: list[str], row: int) -> str | None:
+    """What is wrong with a CSV header, if anything: said of the header, not of a row."""
+    allowed = ", ".join(COLUMNS)
+    named = [n for n in names if n]
+    if "idea" not in named:
+        found = ", ".join(repr(n) for n in named[:6]) or "nothing"
+        near = difflib.get_close_matches("idea", named, n=1)
+        hint = f" ({near[0]!r} for 'idea'?)" if near else ""
+        return (
+            f"the header (row {row}) has no 'idea' column; it names {found}{hint}. The first "
+            f"line names the columns: {allowed} (only idea is needed)"
+        )
+    for name in named:
+        if name not in COLUMNS:
+            near = difflib.get_close_matches(name, COLUMNS, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            return (
+                f"the header (row {row}) names an unknown column {name!r}{hint}; allowed: {allowed}"
+            )
+        if named.count(name) > 1:
+            return f"the header (row {row}) names the column {name!r} twice"
+    return None
+
+
 def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    header, first = next(reader, None), 1
+    while header is not None and not any(h.strip() for h in header):
+        header, first = next(reader, None), first + 1  # blank lines above the header
     if header is None:
         return
     names = [h.strip().lower() for h in header]
-    for line, cells in enumerate(reader, start=2):
+    if problem := _header_problem(names, first):
+        raise InvalidRequestError(problem, "columns")
+    for line, cells in enumerate(reader, start=first + 1):
         if not any(c.strip() for c in cells):
             continue  # a blank line in a spreadsheet export
         if len(cells) > len(names):

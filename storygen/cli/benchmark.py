@@ -9,8 +9,9 @@ import sys
 from storygen.backends.config import BackendConfig
 from storygen.backends.factory import build_backend
 from storygen.cli.flags import Usage, int_list
+from storygen.cli.usage import named_flags, request_from_flags
 from storygen.core.bounds import CONCURRENCY, REPEAT
-from storygen.core.models import STRATEGIES, HedgeSettings, Script, ScriptRequest
+from storygen.core.models import STRATEGIES, HedgeSettings, Script
 from storygen.runner.bench import rows_as_dicts, run_bench
 
 
@@ -28,18 +29,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"--batch-sizes: each size must be between {CONCURRENCY.low} and "
                 f"{CONCURRENCY.high} (got {size})"
             )
-    base = ScriptRequest.build(
+    base = request_from_flags(
+        args,
         idea=args.idea,
         duration_s=args.duration,
         seed=args.seed,
         hedge=HedgeSettings() if args.hedge else None,
     )
-    world = BackendConfig.build_config(  # validates the flags before a long run
-        time_scale=args.time_scale,
-        hang_rate=args.hang_rate,
-        hang_factor=args.hang_factor,
-        capacity=args.capacity,
-    )
+    with named_flags(args):  # validates the flags before a long run
+        world = BackendConfig.build_config(
+            time_scale=args.time_scale,
+            hang_rate=args.hang_rate,
+            hang_factor=args.hang_factor,
+            capacity=args.capacity,
+        )
 
     def progress(name: str, size: int, r: int, script: Script) -> None:
         print(

@@ -10,15 +10,22 @@ from tqdm.auto import tqdm
 
 from storygen.backends.factory import build_backend
 from storygen.bulk.batch_api_plan import check_batchable
-from storygen.bulk.folder import MANIFEST, BulkDir
+from storygen.bulk.folder import MANIFEST, BulkDir, SummaryLine
 from storygen.bulk.live import BulkProgress, BulkResult, pending, run_bulk
-from storygen.bulk.rows import Defaults, Rejected, Rows, read_rows
+from storygen.bulk.rows import Defaults, Rejected, Rows, read_rows, request_for
 from storygen.cli.flags import Usage, backend_config, hedge_settings
+from storygen.cli.runs import language_note
+from storygen.cli.usage import named_flags
 from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
 from storygen.core.pricing import current_prices
 from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
+
+
+def counted(n: int, thing: str) -> str:
+    """ "1 script", "2 scripts"."""
+    return f"{n} {thing}{'s' if n != 1 else ''}"
 
 
 def _check_in_flight(value: int | None, flag: str = "--max-in-flight") -> None:
@@ -97,7 +104,7 @@ def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) ->
         client.close()
     if fallback and pending(bulk):
         left = forgive(bulk)
-        print(f"{len(left)} scripts are finished through the live API (--fallback live)")
+        print(f"{counted(len(left), 'script')} to finish through the live API (--fallback live)")
         return _run(bulk, args, max_in_flight, scripts_at_once=manifest.scripts_at_once)
     return _report(bulk, BulkResult(bulk.write_summary()))
 
@@ -128,11 +135,13 @@ def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any)
 def _report(bulk: BulkDir, result: BulkResult) -> int:
     finished = [line for line in result.lines if line.status == "finished"]
     print(
-        f"{len(finished)} scripts finished, {len(result.failed)} not finished, "
-        f"{len(result.rejected)} rows rejected"
+        f"{counted(len(finished), 'script')} finished, {len(result.failed)} not finished, "
+        f"{counted(len(result.rejected), 'row')} rejected"
     )
     print(f"scripts: {bulk.path / 'scripts'}")
     print(f"summary: {bulk.path / 'summary.csv'}")
+    if said := _cost(result.lines, bulk.manifest.price_as):
+        print(said)
     for line in result.failed:
         print(f"error: row {line.row}: {line.error or line.status}", file=sys.stderr)
     if result.failed:
@@ -142,6 +151,19 @@ def _report(bulk: BulkDir, result: BulkResult) -> int:
         )
         return 1
     return 2 if result.rejected else 0
+
+
+def _cost(lines: list[SummaryLine], price_as: str) -> str | None:
+    """The run's cost in the words `generate` uses; a simulated run's is n/a, and what its
+    tokens would cost is summary.csv's would_cost_usd."""
+    would = [line.would_cost_usd for line in lines if line.would_cost_usd is not None]
+    cost = [line.cost_usd for line in lines if line.cost_usd is not None]
+    if would:
+        return (
+            f"cost n/a (simulated); on {price_as} these tokens would cost ${sum(would):.4f} "
+            "(would_cost_usd in summary.csv)"
+        )
+    return f"estimated cost ${sum(cost):.4f}" if cost else None
 
 
 def cmd_bulk(args: argparse.Namespace) -> int:
@@ -161,6 +183,10 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         if not 0.01 <= args.poll_interval <= 3600:
             raise Usage(f"--poll-interval must be between 0.01 and 3600 (got {args.poll_interval})")
     config = backend_config(args)
+    with named_flags(args):
+        RetryPolicy(attempts=args.attempts)
+    if args.file.is_dir():
+        raise Usage(f"{args.file} is a folder: give the CSV or JSONL file of ideas in it")
     if not args.file.is_file():
         raise Usage(f"{args.file}: no such file (expected a CSV or JSONL file of ideas)")
     defaults = Defaults(
@@ -173,6 +199,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         hedge=hedge_settings(args),
     )
+    with named_flags(args):  # a bad flag is the flag's fault, not every row's
+        request_for({"idea": "the flags alone"}, defaults)
     if (args.out_dir / MANIFEST).exists():  # before any row is read or run
         raise Usage(
             f"{args.out_dir} already holds a bulk run: continue it with "
@@ -183,6 +211,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         rows = _batchable(rows)
     for bad in rows.rejected:
         print(f"error: row {bad.row}: {bad.error}", file=sys.stderr)
+    _language_notes(rows, config.kind)
     if not rows.valid:
         print(f"error: no valid rows in {args.file}; nothing was started", file=sys.stderr)
         return 2
@@ -206,10 +235,25 @@ def cmd_bulk(args: argparse.Namespace) -> int:
             "poll_interval": args.poll_interval,
         },
     )
-    print(f"{len(rows.valid)} scripts to write ({len(rows.rejected)} rows rejected) in {bulk.path}")
+    print(
+        f"{counted(len(rows.valid), 'script')} to write "
+        f"({counted(len(rows.rejected), 'row')} rejected) in {bulk.path}"
+    )
     if args.via == "batch-api":
         return _run_batches(bulk, args, args.max_in_flight)
     return _run(bulk, args, args.max_in_flight, scripts_at_once=args.scripts_at_once)
+
+
+def _language_notes(found: Rows, kind: str) -> None:
+    """One note per language the simulated backend would write in English."""
+    by_language: dict[str, list[int]] = {}
+    for row in found.valid:
+        by_language.setdefault(row.request.language, []).append(row.row)
+    for language, numbers in by_language.items():
+        where = f"row{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers[:5]))}"
+        more = " …" if len(numbers) > 5 else ""
+        if note := language_note(language, kind, f"{where}{more}: language"):
+            print(note, file=sys.stderr)
 
 
 def cmd_bulk_resume(args: argparse.Namespace) -> int:

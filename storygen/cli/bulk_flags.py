@@ -9,6 +9,7 @@ from typing import Any
 
 from storygen.bulk.rows import COLUMNS
 from storygen.cli.flags import Help, add_backend_flags, add_hedge_flags, add_price_as
+from storygen.cli.usage import Spelled
 from storygen.core import export
 from storygen.core.bounds import CONCURRENCY, DURATION_S
 from storygen.core.models import STRATEGIES
@@ -78,6 +79,7 @@ def add_parsers(sub: Any) -> None:
         "--window",
         "--concurrency",
         dest="concurrency",
+        action=Spelled,
         default="10",
         help="batch size or window per script, "
         f"{CONCURRENCY.low}-{CONCURRENCY.high}, or 'adaptive'",
@@ -86,7 +88,12 @@ def add_parsers(sub: Any) -> None:
         "--max-concurrency", type=int, default=32, help="the most an adaptive script reaches"
     )
     cells.add_argument("--style", default="cinematic", help="visual style")
-    cells.add_argument("--language", default="en", help="an ISO 639 code")
+    cells.add_argument(
+        "--language",
+        default="en",
+        help="an ISO 639 code; the simulated backend writes en, es, fr and de, any other in "
+        "English",
+    )
     cells.add_argument(
         "--seed",
         type=int,

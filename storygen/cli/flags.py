@@ -8,13 +8,11 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from storygen.backends.config import BackendConfig, openai_config_from_env
+from storygen.cli.usage import Usage as Usage  # raised by every command: importable here
+from storygen.cli.usage import named_flags
 from storygen.core.bounds import CAPACITY, CONCURRENCY, HANG_FACTOR, SHARE
 from storygen.core.models import HedgeSettings, ScriptRequest
 from storygen.core.tasks import Backend
-
-
-class Usage(Exception):
-    """A bad flag value found after argparse: exit 2 like argparse does."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,7 +28,10 @@ class Help(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if default in (None, False, "", argparse.SUPPRESS) or "default" in text:
+        # ``is``, not ``in``: 0 == False, and a default of 0 is worth saying
+        if any(default is no for no in (None, False, argparse.SUPPRESS)) or default == "":
+            return text
+        if "default" in text:
             return text
         return f"{text} (default: %(default)s)".lstrip()
 
@@ -69,18 +70,25 @@ def add_backend_flags(p: argparse.ArgumentParser) -> None:
         "--sim-rpm",
         type=int,
         default=None,
-        help="the simulated provider's requests-per-minute limit, answered with 429",
+        help="the simulated provider's requests-per-minute limit, answered with 429 "
+        "(default: no limit)",
     )
     sim.add_argument(
         "--fail-scenes",
         default="",
-        help="comma-separated scenes that fail permanently (to try failure and resume)",
+        help="comma-separated scenes that fail permanently, to try failure and resume "
+        "(default: none)",
     )
     add_sim_server_flags(sim)
     oa = p.add_argument_group(
         "OpenAI-compatible backend (keys from OPENAI_API_KEY or STORYGEN_API_KEYS)"
     )
-    oa.add_argument("--base-url", default=None, help="e.g. http://localhost:11434/v1 (Ollama)")
+    oa.add_argument(
+        "--base-url",
+        default=None,
+        help="e.g. http://localhost:11434/v1 (Ollama) (default: OPENAI_BASE_URL, else "
+        "https://api.openai.com/v1)",
+    )
     oa.add_argument("--model", default=None, help="default gpt-4o-mini, or STORYGEN_MODEL")
     oa.add_argument("--temperature", type=float, default=None, help="default 0.9")
     oa.add_argument(
@@ -102,8 +110,16 @@ def add_backend_flags(p: argparse.ArgumentParser) -> None:
         help="a streamed call whose first token is later is retried, default 20 "
         "(never above --timeout)",
     )
-    oa.add_argument("--rpm", type=int, default=None, help="client-side requests-per-minute limit")
-    oa.add_argument("--tpm", type=int, default=None, help="client-side tokens-per-minute limit")
+    oa.add_argument(
+        "--rpm",
+        type=int,
+        default=None,
+        help="client-side requests-per-minute limit (default: none; the provider's 429s "
+        "are still obeyed)",
+    )
+    oa.add_argument(
+        "--tpm", type=int, default=None, help="client-side tokens-per-minute limit (default: none)"
+    )
     oa.add_argument(
         "--per-key-concurrency", type=int, default=None, help="calls in flight per key, default 8"
     )
@@ -205,6 +221,11 @@ def fail_scenes_of(args: argparse.Namespace, total: int) -> list[int]:
 
 def backend_config(args: argparse.Namespace) -> BackendConfig:
     check_backend_flags(args)
+    with named_flags(args):
+        return _config(args)
+
+
+def _config(args: argparse.Namespace) -> BackendConfig:
     if args.backend == "openai":
         return openai_config_from_env(
             base_url=args.base_url,
@@ -232,7 +253,7 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
     )
 
 
-def concurrency_value(text: str, backend: Backend, most: int) -> int:
+def concurrency_value(text: str, backend: Backend, most: int, flag: str = "--batch-size") -> int:
     if text == "auto":
         return min(int(CONCURRENCY.high), int(getattr(backend, "capacity", 5)))
     if text == "adaptive":
@@ -241,7 +262,7 @@ def concurrency_value(text: str, backend: Backend, most: int) -> int:
         return int(text)
     except ValueError:
         raise Usage(
-            f"--batch-size takes a whole number {CONCURRENCY.low}-{CONCURRENCY.high}, "
+            f"{flag} takes a whole number {CONCURRENCY.low}-{CONCURRENCY.high}, "
             f"'auto' or 'adaptive' (got {text!r})"
         ) from None
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from functools import partial
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from storygen.backends.config import config_from_settings
 from storygen.backends.factory import build_backend
+from storygen.backends.simulated_lang import LANGS
 from storygen.cli.flags import (
     Usage,
     backend_config,
@@ -16,14 +22,16 @@ from storygen.cli.flags import (
     hedge_settings,
     repair_choice,
 )
+from storygen.cli.usage import flag_names, named_flags, request_from_flags
 from storygen.core import export
 from storygen.core.continuity import counts, summary_line
-from storygen.core.models import AdaptiveSettings, Script, ScriptRequest
+from storygen.core.errors import InvalidRequestError
+from storygen.core.models import AdaptiveSettings, Script, request_error
 from storygen.core.pricing import cost_line, current_prices
 from storygen.policies.retry import RetryPolicy
 from storygen.runner.progress import LaneBar
 from storygen.runner.runs import generate, resume
-from storygen.store import RunStore
+from storygen.store import RunDir, RunStore
 
 # The strategies whose scene k waits for scenes 1..k-A only (``--lag-allowance`` A).
 LAGGED = ("windowed", "pipelined")
@@ -33,7 +41,7 @@ def _save(
     script: Script, out: Path | None, fmt: str | None, run_path: Path | None, price_as: str
 ) -> None:
     if out is None and run_path is not None:
-        out = run_path / f"script.{fmt or 'json'}"
+        out = run_path / f"script{export.SUFFIX[fmt or 'json']}"
     if out is not None:
         export.write(script, out, fmt)
         print(f"script: {out}")
@@ -121,6 +129,66 @@ def repair_summary(script: Script) -> None:
     )
 
 
+def check_out(out: Path | None, fmt: str | None) -> None:
+    """``--out`` is checked before the first call: a name refused after the run would come
+    after the run had been paid for."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise Usage(f"--out {out} is a folder: name a file, e.g. {out / 'script.json'}")
+    try:
+        export.format_of(out, fmt)
+    except InvalidRequestError as exc:
+        raise Usage(f"--out: {exc}") from None
+
+
+def language_note(language: str, config_kind: str, where: str = "--language") -> str | None:
+    """What the simulated backend does with a language it has no words for: it writes
+    English (a real model is told the code and writes that language)."""
+    if config_kind != "simulated" or language.split("-")[0] in LANGS:
+        return None
+    return (
+        f"note: the simulated backend writes {', '.join(LANGS)} only: {where} {language} is "
+        "written in English; a real model is asked for that language"
+    )
+
+
+def open_run(path: Path) -> RunDir:
+    """A run directory whose request and backend can be read back, or one line saying
+    which file is not: never a traceback from deep inside a resume."""
+    run_dir = RunStore().open(path)
+    for name, read in (
+        ("request.json", run_dir.request),
+        ("backend.json", partial(_backend_of, run_dir)),
+    ):
+        try:
+            read()
+        except (OSError, ValueError, TypeError) as exc:  # missing, not JSON, not the model
+            raise Usage(
+                f"{run_dir.path / name} cannot be read ({_why(exc)}): this run cannot be continued"
+            ) from None
+    return run_dir
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, ValidationError):
+        return str(request_error(exc)).removeprefix("invalid request: ")
+    if isinstance(exc, TypeError):
+        return "not a JSON object"
+    return str(exc)
+
+
+def _backend_of(run_dir: RunDir) -> None:
+    settings = run_dir.backend_settings()
+    if "kind" not in settings:  # {}: resuming would pick a backend the run never used
+        raise ValueError('it names no backend ("kind": "simulated" or "openai")')
+    config_from_settings(settings)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
     if args.lag_allowance is not None and args.strategy not in LAGGED:
@@ -128,13 +196,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"--lag-allowance applies to the {' and '.join(LAGGED)} strategies only "
             f"(not {args.strategy})"
         )
+    check_out(args.out, args.format)
     config = backend_config(args)
+    with named_flags(args):
+        RetryPolicy(attempts=args.attempts)  # checked before a backend is built
     backend = build_backend(config)
-    request = ScriptRequest.build(
+    request = request_from_flags(
+        args,
         idea=args.idea,
         duration_s=args.duration,
         strategy=args.strategy,
-        concurrency=concurrency_value(args.concurrency, backend, args.max_concurrency),
+        concurrency=concurrency_value(
+            args.concurrency, backend, args.max_concurrency, flag_names(args)["concurrency"]
+        ),
         lag_allowance=args.lag_allowance,
         style=args.style,
         language=args.language,
@@ -148,6 +222,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     if fail := fail_scenes_of(args, request.scene_count):
         backend = build_backend(config, fail)
+    if note := language_note(request.language, config.kind):
+        print(note, file=sys.stderr)
     policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
     bar = LaneBar(file=sys.stderr, disable=args.no_progress)
@@ -163,7 +239,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    run_dir = RunStore().open(args.run_dir)
+    check_out(args.out, args.format)
+    run_dir = open_run(args.run_dir)
     already = len(run_dir.load_checkpoint())
     finished = run_dir.finished_script()
     if finished is not None:

@@ -198,7 +198,7 @@ def test_the_cli_reports_rejected_rows_runs_the_rest_and_exits_2(tmp_path: Path)
     )
     assert done.returncode == 2
     assert "error: row 3: duration_s" in done.stderr and "Traceback" not in done.stderr
-    assert "1 scripts finished, 0 not finished, 1 rows rejected" in done.stdout
+    assert "1 script finished, 0 not finished, 1 row rejected" in done.stdout
     assert (tmp_path / "out" / "scripts" / "row-0002.json").exists()
     again = subprocess.run(
         _cli("bulk", str(ideas), *args, *fast), cwd=ROOT, capture_output=True, text=True
@@ -274,7 +274,8 @@ def test_the_summary_counts_each_finished_scripts_continuity_findings(
     run_bulk(bulk, SimulatedBackend(time_scale=FAST), max_in_flight=8)  # resumes both
     with open(bulk.path / "summary.csv", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0])[-1] == "findings" == SUMMARY_COLUMNS[-1]
+    # new columns go last: findings, then a simulated run's would-be cost
+    assert list(table[0])[-2:] == ["findings", "would_cost_usd"] == list(SUMMARY_COLUMNS[-2:])
     scripts = [bulk.run(e).finished_script() for e in bulk.entries]
     assert [int(r["findings"]) for r in table] == [len(s.findings) for s in scripts if s]
 

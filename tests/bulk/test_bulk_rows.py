@@ -55,12 +55,13 @@ def test_adaptive_concurrency_finds_the_window_up_to_the_most_allowed() -> None:
     assert fixed.adaptive is None and fixed.concurrency == 6
 
 
-def test_an_unknown_column_rejects_the_rows_that_use_it_and_names_the_allowed_ones() -> None:
-    rows = parse_rows("idea,durations\nUses it,60\nLeaves it empty,\n", "csv")
-    assert [r.row for r in rows.valid] == [3]
-    (bad,) = rows.rejected
-    assert bad.row == 2
-    assert "unknown column 'durations'" in bad.error and "duration_s" in bad.error
+def test_an_unknown_column_in_the_header_refuses_the_file_and_names_the_allowed_ones() -> None:
+    # a typo in the header is wrong for every row: said of the header (row 1), not row 2
+    with pytest.raises(InvalidRequestError) as info:
+        parse_rows("idea,durations\nUses it,60\nLeaves it empty,\n", "csv")
+    said = str(info.value)
+    assert said.startswith("the header (row 1) names an unknown column 'durations'")
+    assert "did you mean 'duration_s'?" in said and "row 2" not in said
 
 
 def test_jsonl_rows_are_numbered_by_line_and_broken_lines_are_reported() -> None:

@@ -58,13 +58,13 @@ def test_generate_writes_the_script_and_the_run_directory(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["generate", "--idea", "", "--duration", "60"], "idea"),
-        (["generate", "--idea", "x", "--duration", "3"], "duration_s"),
-        (["generate", "--idea", "x", "--duration", "60", "--batch-size", "0"], "concurrency"),
+        (["generate", "--idea", "", "--duration", "60"], "--idea"),
+        (["generate", "--idea", "x", "--duration", "3"], "--duration"),
+        (["generate", "--idea", "x", "--duration", "60", "--batch-size", "0"], "--batch-size"),
         (["generate", "--idea", "x", "--duration", "60", "--strategy", "fast"], "strategy"),
         (["generate", "--idea", "x", "--duration", "abc"], "duration"),
-        (["generate", "--idea", "x", "--duration", "60", "--time-scale", "-1"], "time_scale"),
-        (["generate", "--idea", "x", "--duration", "60", "--attempts", "0"], "attempts"),
+        (["generate", "--idea", "x", "--duration", "60", "--time-scale", "-1"], "--time-scale"),
+        (["generate", "--idea", "x", "--duration", "60", "--attempts", "0"], "--attempts"),
         (["generate", "--idea", "x", "--duration", "60", "--fail-scenes", "a"], "--fail-scenes"),
         (["generate", "--duration", "60"], "--idea"),
         (["resume", "/nonexistent/run"], "no run at"),

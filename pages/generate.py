@@ -65,8 +65,9 @@ if job is not None:
         live.cancel_button(job, key="gen_cancel")
         live.live_run(job, "gen")
     elif lane.result is not None:
-        run_id = lane.run_dir.run_id if lane.run_dir else None
-        results.script_view(lane.result, key="gen", run_id=run_id)
+        # the run on disk, not the job's copy: Save, Undo and Regenerate change it
+        saved = lane.run_dir.load_script() if lane.run_dir else None
+        results.script_view(saved or lane.result, key="gen", run=lane.run_dir)
     else:
         if lane.cancelled:
             st.warning(lane.note or "cancelled", icon=":material/cancel:")

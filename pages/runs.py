@@ -73,7 +73,7 @@ if opened is not None:
             st.switch_page("pages/generate.py")
     script = run_dir.load_script()
     if script is not None:
-        results.script_view(script, key="runs", run_id=run_dir.run_id)
+        results.script_view(script, key="runs", run=run_dir)
     else:
         kept = run_dir.load_checkpoint()
         scenes = [kept[k][0] for k in sorted(kept)]

@@ -13,11 +13,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from storygen import Scene, SceneTiming, Script, ScriptRequest
+from storygen import RunDir, Scene, SceneTiming, Script, ScriptRequest
 from storygen.analysis import charts, frames, png, report, tables
 from storygen.core import export
 from storygen.core.continuity import Finding, summary_line
 from storygen.core.labels import Baseline, labels_for, request_label
+from ui.editor import scene_editor
+from ui.regenerate import regenerate_controls
 
 CHART_TITLES = {
     "timeline": "Timeline",
@@ -71,17 +73,42 @@ class Download:
         return self.data() if callable(self.data) else self.data
 
 
+# The script's own files, then the hand-off files for the tools that come after storygen
+# (their MIME types and suffixes are export's).
+SCRIPT_LABELS = {"json": "Download JSON", "csv": "Download CSV", "md": "Download Markdown"}
+HANDOFF_LABELS = {
+    "srt": "Subtitles SRT",
+    "vtt": "Subtitles WebVTT",
+    "fountain": "Screenplay Fountain",
+    "shots-csv": "Shot list CSV",
+    "shots-jsonl": "Shot list JSONL",
+}
+
+
 def script_files(script: Script) -> list[Download]:
     """The script as JSON (it loads back), CSV (one row a scene) and a Markdown screenplay."""
+    return _files(script, SCRIPT_LABELS)
+
+
+def _files(script: Script, labels: Mapping[str, str]) -> list[Download]:
+    """A file per format of ``labels``: named after the title, typed by export."""
     name = _slug(script.title)
     return [
-        Download(label, export.render(script, fmt), f"{name}.{fmt}", mime, f"dl_{fmt}")
-        for fmt, label, mime in (
-            ("json", "Download JSON", "application/json"),
-            ("csv", "Download CSV", "text/csv"),
-            ("md", "Download Markdown", "text/markdown"),
+        Download(
+            label,
+            export.render(script, fmt),
+            f"{name}{export.SUFFIX[fmt]}",
+            export.MEDIA[fmt],
+            f"dl_{fmt.replace('-', '_')}",
         )
+        for fmt, label in labels.items()
     ]
+
+
+def handoff_files(script: Script) -> list[Download]:
+    """Subtitles (SRT, WebVTT) timed by the clips, a Fountain screenplay, and the shot list
+    for video models (CSV, JSONL)."""
+    return _files(script, HANDOFF_LABELS)
 
 
 def _download_button(where: DeltaGenerator, file: Download, key: str) -> None:
@@ -98,13 +125,19 @@ def _download_button(where: DeltaGenerator, file: Download, key: str) -> None:
 
 
 def script_downloads(script: Script, *, key: str) -> None:
-    files = script_files(script)
-    for col, file in zip(st.columns(len(files)), files, strict=True):
-        _download_button(col, file, f"{key}_{file.key}")
+    """The script (JSON, CSV, Markdown), then the files for editors and video models."""
+    for files in (script_files(script), handoff_files(script)):
+        for col, file in zip(st.columns(len(files)), files, strict=True):
+            _download_button(col, file, f"{key}_{file.key}")
 
 
-def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
-    """A finished script: headline numbers, then table / screenplay / timeline, then downloads."""
+def script_view(
+    script: Script, *, key: str, run_id: str | None = None, run: RunDir | None = None
+) -> None:
+    """A finished script: headline numbers, then table / screenplay / timeline, then downloads.
+
+    With its saved ``run`` the table is editable (Save, Undo) and scenes can be regenerated."""
+    run_id = run.run_id if run is not None else run_id
     meta = script.meta
     label = request_label(script.request)
     saved = f" Saved as run `{run_id}`." if run_id else ""
@@ -127,8 +160,12 @@ def script_view(script: Script, *, key: str, run_id: str | None = None) -> None:
         ["Table", "Screenplay", "Timeline", f"Continuity ({len(findings)})"]
     )
     with table:
-        frame = tables.script_frame(script.scenes, findings)
-        st.dataframe(frame, hide_index=True, key=f"{key}_table", column_order=TABLE_ORDER)
+        if run is not None:
+            scene_editor(run, script, findings, key=key)
+            regenerate_controls(run, script, key=key)
+        else:
+            frame = tables.script_frame(script.scenes, findings)
+            st.dataframe(frame, hide_index=True, key=f"{key}_table", column_order=TABLE_ORDER)
     with screenplay, st.container(height=520):
         st.markdown(export.to_markdown(script))
     with timeline:
@@ -269,10 +306,11 @@ def comparison_files(
     as JSON, and the standalone HTML report (built only when asked for), which closes with
     the continuity report when given the ``findings`` (``tables.findings_frame``)."""
     return [
-        Download("Results CSV", summary.to_csv(index=False), "comparison.csv", "text/csv", "csv"),
+        # text cells neutralised against CSV injection: labels and script text (OWASP)
+        Download("Results CSV", export.frame_csv(summary), "comparison.csv", "text/csv", "csv"),
         Download(
             "Scene timings CSV",
-            scenes.to_csv(index=False),
+            export.frame_csv(scenes),
             "comparison-scenes.csv",
             "text/csv",
             "scenes_csv",

@@ -52,6 +52,11 @@ def test_a_simulated_run_shows_table_screenplay_timeline_and_downloads(monkeypat
         "Download JSON",
         "Download CSV",
         "Download Markdown",
+        "Subtitles SRT",
+        "Subtitles WebVTT",
+        "Screenplay Fountain",
+        "Shot list CSV",
+        "Shot list JSONL",
     ]
     (info,) = RunStore(runs).list()
     assert (info.status, info.scenes_done) == ("finished", 10)

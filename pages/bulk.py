@@ -28,6 +28,7 @@ from storygen.core.labels import request_label
 from storygen.core.models import STRATEGIES
 from storygen.jobs.bulk import BulkJob, bulk_folders, create_bulk, start_bulk
 from ui import state
+from ui.actions import action
 from ui.shell import ensure_shell
 
 VALIDATION_COLUMNS = ["row", "idea", "strategy", "duration (s)", "scenes", "check"]
@@ -263,13 +264,9 @@ def _start(bulk: BulkDir, near: DeltaGenerator) -> None:
     config = state.backend().ready(near)
     if config is None:
         return
-    try:
-        job = start_bulk(bulk, config)
-    except InvalidRequestError as exc:
-        near.error(str(exc))
-        return
-    _jobs()[str(bulk.path)] = job
-    st.rerun()
+    with action(near):
+        _jobs()[str(bulk.path)] = start_bulk(bulk, config)
+        st.rerun()
 
 
 def _bulk_view(bulk: BulkDir) -> None:
@@ -356,16 +353,17 @@ def _page() -> None:
     if clicked and rows is not None and uploaded is not None:
         config = state.backend().ready(near)
         if config is not None:
-            bulk = create_bulk(
-                store,
-                rows,
-                config,
-                source=uploaded.name,
-                export_format=settings.export_format,
-                max_in_flight=settings.max_in_flight,
-            )
-            st.session_state["bulk_open"] = str(bulk.path)
-            _start(bulk, near)
+            with action(near):
+                bulk = create_bulk(
+                    store,
+                    rows,
+                    config,
+                    source=uploaded.name,
+                    export_format=settings.export_format,
+                    max_in_flight=settings.max_in_flight,
+                )
+                st.session_state["bulk_open"] = str(bulk.path)
+                _start(bulk, near)
 
     folders = [str(p) for p in bulk_folders(store)]
     if not folders:
@@ -380,7 +378,8 @@ def _page() -> None:
         help=f"Folders in {store.root / 'bulk'}: manifest, scripts and summary.csv.",
     )
     if opened is not None:
-        _bulk_view(BulkDir.open(Path(opened)))
+        with action(st.empty()):  # a folder removed meanwhile: one line
+            _bulk_view(BulkDir.open(Path(opened)))
 
 
 if __name__ == "__main__":  # how Streamlit runs a page; tests import the helpers above

@@ -7,11 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from storygen import InvalidRequestError
 from storygen.core.bounds import CONCURRENCY
 from storygen.jobs import worker
 from storygen.runner import plan as planning
 from ui import live, results, state
+from ui.actions import action
 from ui.forms import request_form
 from ui.shell import ensure_shell
 
@@ -107,13 +107,10 @@ if clicked:
     if len(plan) == 1:
         plan_slot.error("Choose at least one batch size or window to compare with sequential.")
     elif request is not None and (config := choice.ready(near_button)) is not None:
-        try:
+        with action(plan_slot):
             job = worker.start_comparison(
                 request, plan, config, store=state.store(), measure_sequential=measure
             )
-        except InvalidRequestError as exc:
-            plan_slot.error(str(exc))
-        else:
             state.set_job("compare", job)
 
 if job is not None:

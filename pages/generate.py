@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import InvalidRequestError, RunDir
+from storygen import RunDir
 from storygen.jobs import worker
 from ui import live, results, state
+from ui.actions import action
 from ui.forms import request_form
 from ui.shell import ensure_shell
 
@@ -19,11 +20,9 @@ def _resume_button(run_dir: RunDir) -> None:
     resume = st.button("Resume", type="primary", key="gen_resume")
     resume_slot = st.empty()
     if resume:
-        try:
+        with action(resume_slot):
+            run_dir.ensure_exists()  # deleted on the Runs page (any tab) since it failed
             state.set_job("generate", worker.start_resume(run_dir, state.backend().config))
-        except InvalidRequestError as exc:
-            resume_slot.error(str(exc))
-        else:
             st.rerun()
 
 
@@ -53,10 +52,11 @@ if clicked:
     request = form.build()
     config = state.backend().ready(near_button) if request is not None else None
     if request is not None and config is not None:
-        job = worker.start_generate(
-            request, config, store=state.store(), fail_scenes=[fail_scene] if fail_scene else []
-        )
-        state.set_job("generate", job)
+        with action(near_button):
+            job = worker.start_generate(
+                request, config, store=state.store(), fail_scenes=[fail_scene] if fail_scene else []
+            )
+            state.set_job("generate", job)
 
 if job is not None:
     st.divider()

@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import InvalidRequestError
+from storygen import RunDir
 from storygen.analysis import frames, tables
 from storygen.core.labels import config_label
 from storygen.jobs import worker
 from storygen.store import RunInfo
 from ui import results, state
+from ui.actions import action, said
 from ui.shell import ensure_shell
 
 ensure_shell()
 
 RESUMABLE = ("failed", "interrupted")
 
+
+def _forget(run_id: str) -> None:
+    st.session_state["runs_open"] = None
+    st.session_state["runs_confirm"] = False
+    st.session_state["runs_compare"] = [
+        r for r in st.session_state.get("runs_compare", []) if r != run_id
+    ]
+
+
 st.title("Runs")
 store = state.store()
 infos = store.list()
 st.caption(f"Every run is saved in `{store.root}`: newest first.")
+gone = st.session_state.get("runs_open")
+if gone is not None and gone not in {i.run_id for i in infos}:  # deleted in another tab
+    st.error(f"run {gone} no longer exists: it was deleted", icon=":material/error:")
+    _forget(gone)
 if not infos:
     st.info("No runs yet: write a script on Generate or run a comparison on Compare.")
     st.stop()
@@ -36,13 +50,11 @@ def _describe(run_id: str) -> str:
 
 
 def _delete(run_id: str) -> None:
-    """A callback, so that the widgets naming the run can be cleared before they are drawn."""
-    store.delete(run_id)
-    st.session_state["runs_open"] = None
-    st.session_state["runs_confirm"] = False
-    st.session_state["runs_compare"] = [
-        r for r in st.session_state.get("runs_compare", []) if r != run_id
-    ]
+    """A callback, so that the widgets naming the run can be cleared before they are drawn.
+    A run being written is refused (its writer holds the lock): the line says by whom."""
+    with action("runs_delete"):
+        store.delete(run_id)
+        _forget(run_id)
 
 
 st.subheader("Open a run")
@@ -51,7 +63,7 @@ opened = st.selectbox(
 )
 if opened is not None:
     info = by_id[opened]
-    run_dir = store.open(opened)
+    run_dir = RunDir(info.path)  # just listed: opened again by Resume, which checks
     if info.error:
         st.error(info.error)
     actions = st.columns([1, 1, 3], vertical_alignment="center")
@@ -63,23 +75,22 @@ if opened is not None:
         "Delete", disabled=not confirm, key="runs_delete", on_click=_delete, args=(opened,)
     )
     action_slot = st.empty()
+    said("runs_delete", action_slot)
     if resume:
-        try:
-            job = worker.start_resume(run_dir, state.backend().config)
-        except InvalidRequestError as exc:
-            action_slot.error(str(exc))
-        else:
-            state.set_job("generate", job)
+        with action(action_slot):
+            run_dir.ensure_exists()  # deleted from another tab since this page was drawn
+            state.set_job("generate", worker.start_resume(run_dir, state.backend().config))
             st.switch_page("pages/generate.py")
-    script = run_dir.load_script()
-    if script is not None:
-        results.script_view(script, key="runs", run=run_dir)
-    else:
-        kept = run_dir.load_checkpoint()
-        scenes = [kept[k][0] for k in sorted(kept)]
-        timings = [kept[k][1] for k in sorted(kept)]
-        st.caption("Resume finishes this run; its script can then be exported.")
-        results.partial_view(scenes, timings, run_dir.request(), key="runs")
+    with action(st.empty()):  # its files gone while drawn: one line, not an error page
+        script = run_dir.load_script()
+        if script is not None:
+            results.script_view(script, key="runs", run=run_dir)
+        else:
+            kept = run_dir.load_checkpoint()
+            scenes = [kept[k][0] for k in sorted(kept)]
+            timings = [kept[k][1] for k in sorted(kept)]
+            st.caption("Resume finishes this run; its script can then be exported.")
+            results.partial_view(scenes, timings, run_dir.request(), key="runs")
 
 st.subheader("Compare runs")
 finished = [i.run_id for i in infos if i.status == "finished"]
@@ -90,10 +101,11 @@ picked = st.multiselect(
     key="runs_compare",
 )
 if picked:
-    dirs = [store.open(r) for r in picked]
-    scripts = [s for d in dirs if (s := d.load_script()) is not None]
-    settings = [d.backend_settings() for d in dirs]
-    measured = frames.measured_baseline(scripts, settings) is not None
-    results.comparison_view(
-        scripts, "measured" if measured else "estimated", scripts[0].request, key="runs_cmp"
-    )
+    with action(st.empty()):  # a run deleted meanwhile: one line
+        dirs = [RunDir(by_id[r].path) for r in picked]
+        scripts = [s for d in dirs if (s := d.load_script()) is not None]
+        settings = [d.backend_settings() for d in dirs]
+        measured = frames.measured_baseline(scripts, settings) is not None
+        results.comparison_view(
+            scripts, "measured" if measured else "estimated", scripts[0].request, key="runs_cmp"
+        )

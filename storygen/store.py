@@ -109,6 +109,29 @@ class RunDir:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             f.close()
 
+    def in_use(self) -> str | None:
+        """Who writes the run now ("process 123 on host since …"), None when nobody does: a
+        look, not a reservation (``RunStore.delete`` takes the lock itself)."""
+        try:
+            f = open(self.path / ".lock", encoding="utf-8")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return None
+        with f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return f.read().strip() or "another process"
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return None
+
+    def exists(self) -> bool:
+        """False once the run was deleted (from another page or process)."""
+        return (self.path / "request.json").exists()
+
+    def ensure_exists(self) -> None:
+        if not self.exists():
+            raise InvalidRequestError(f"run {self.run_id} no longer exists: it was deleted", "run")
+
     @property
     def run_id(self) -> str:
         return self.path.name
@@ -378,8 +401,26 @@ class RunStore:
         return iter(RunDir(p) for p in sorted(dirs, reverse=True))
 
     def list(self) -> list[RunInfo]:
-        """Newest first."""
-        return [run.info() for run in self]
+        """Newest first; a run deleted while the list is read is left out."""
+        infos: list[RunInfo] = []
+        for run in self:
+            try:
+                infos.append(run.info())
+            except FileNotFoundError:
+                if run.exists():
+                    raise
+        return infos
 
     def delete(self, run: str | Path) -> None:
-        shutil.rmtree(self.open(run).path)
+        """Refused (RunLockedError naming the holder) while the run is being written: its
+        writer would fail at the end. Holds the lock, so no writer starts on a half-deleted run."""
+        run_dir = self.open(run)
+        try:
+            with run_dir.writer():
+                shutil.rmtree(run_dir.path)
+        except RunLockedError:
+            holder = run_dir.in_use() or "another process"
+            raise RunLockedError(
+                f"cannot delete run {run_dir.run_id}: it is being written by {holder}; "
+                "wait for it to finish, or cancel it first"
+            ) from None

@@ -19,6 +19,7 @@ import storygen
 from storygen import RunDir, Scene, Script, StoryGenError
 from storygen.analysis import tables
 from storygen.core.continuity import Finding
+from ui.actions import action, said
 
 # What a person may change in a cell: every text field of a scene, the characters as "A, B"
 # and the dialogues as "Speaker: line" a line, as the table shows them (storygen.edit reads
@@ -141,6 +142,16 @@ def _message(index: int, exc: StoryGenError) -> str:
 
 
 def _save(run: RunDir, key: str, pending_key: str) -> None:
+    with action(f"{key}_edit"):  # a run deleted meanwhile, a bug: one line, never a crash
+        _save_changes(run, key, pending_key)
+
+
+def _undo(run: RunDir, key: str) -> None:
+    with action(f"{key}_edit"):
+        _undo_last(run, key)
+
+
+def _save_changes(run: RunDir, key: str, pending_key: str) -> None:
     """Each changed scene through storygen.edit: one version a changed scene. A refused
     scene is not written and its cells keep what was typed; the others are saved."""
     script = run.load_script()
@@ -164,7 +175,7 @@ def _save(run: RunDir, key: str, pending_key: str) -> None:
     changed(key, run, Outcome(done, errors))
 
 
-def _undo(run: RunDir, key: str) -> None:
+def _undo_last(run: RunDir, key: str) -> None:
     before = _last_change(run)
     try:
         storygen.undo(run)
@@ -194,6 +205,7 @@ def _last_change(run: RunDir) -> str:
 
 def outcome(key: str, run: RunDir) -> None:
     """The last change's messages: each refusal names its scene and field."""
+    said(f"{key}_edit")
     found = st.session_state.get(f"{key}_outcome_{run.run_id}")
     if not isinstance(found, Outcome):
         return

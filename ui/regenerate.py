@@ -12,11 +12,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storygen
-from storygen import Backend, InvalidRequestError, RunDir, Script, StoryGenError
+from storygen import Backend, InvalidRequestError, RunDir, Script
 from storygen.backends.factory import build_backend
 from storygen.runner.edits import NOTE_MOST
 from storygen.runner.runs import resume_config
 from ui import state
+from ui.actions import action
 from ui.editor import Outcome, changed
 
 
@@ -94,20 +95,19 @@ def _run(
     slots: dict[str, DeltaGenerator],
     button_slot: DeltaGenerator,
 ) -> None:
-    try:
-        with st.spinner("Writing the scenes again…"):
-            after = storygen.regenerate(
-                run, scenes=scenes, stale=stale, note=note, backend=_backend(run)
-            )
-    except InvalidRequestError as exc:
-        slots.get(exc.field or "", button_slot).error(str(exc))
-        return
-    except StoryGenError as exc:  # locked by another writer, a backend that failed
-        button_slot.error(str(exc))
-        return
-    changed(key, run, Outcome(_done(_written(run), after)))
-    st.session_state[keys["reset"]] = True
-    st.rerun()
+    # locked by another writer, a backend that failed, a run deleted meanwhile: one line
+    with action(button_slot):
+        try:
+            with st.spinner("Writing the scenes again…"):
+                after = storygen.regenerate(
+                    run, scenes=scenes, stale=stale, note=note, backend=_backend(run)
+                )
+        except InvalidRequestError as exc:
+            slots.get(exc.field or "", button_slot).error(str(exc))
+            return
+        changed(key, run, Outcome(_done(_written(run), after)))
+        st.session_state[keys["reset"]] = True
+        st.rerun()
 
 
 def _written(run: RunDir) -> list[int]:

@@ -102,7 +102,7 @@ def add_parsers(sub: Any) -> None:
         "own simulated latencies)",
     )
     add_hedge_flags(bulk)
-    add_price_as(bulk)
+    add_price_as(bulk, max_cost=False)  # a total across rows is not built yet
     add_backend_flags(bulk)
 
     res = sub.add_parser("bulk-resume", help=argparse.SUPPRESS, formatter_class=Help)

@@ -164,12 +164,35 @@ def check_sim_server_flags(args: argparse.Namespace) -> None:
             raise Usage(f"{flag} must be between {bound.low} and {bound.high} (got {value})")
 
 
-def add_price_as(p: argparse.ArgumentParser) -> None:
+def usd(text: str) -> float:
+    """A --max-cost: dollars, 0 or more."""
+    try:
+        value = float(text.strip().removeprefix("$"))
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"takes US dollars, 0 or more, e.g. 0.50 (got {text!r})")
+    return value
+
+
+def add_price_as(p: argparse.ArgumentParser, max_cost: bool = True) -> None:
+    """The money flags: how a simulated run is priced, and the spend cap (``max_cost``)."""
     p.add_argument(
         "--price-as",
         default="gpt-4o-mini",
         metavar="MODEL",
         help="a simulated run's tokens are priced as this model's",
+    )
+    if not max_cost:
+        return
+    p.add_argument(
+        "--max-cost",
+        type=usd,
+        default=None,
+        metavar="USD",
+        help="a spend cap on this command's calls on a priced model: a run estimated over "
+        "it is refused before any call; one that spends it starts no more calls and is "
+        "marked interrupted, every scene kept (resume finishes it) (default: no cap)",
     )
 
 

@@ -26,11 +26,12 @@ from storygen.cli.usage import flag_names, named_flags, request_from_flags
 from storygen.core import export
 from storygen.core.continuity import counts, summary_line
 from storygen.core.errors import InvalidRequestError
-from storygen.core.models import AdaptiveSettings, Script, request_error
-from storygen.core.pricing import cost_line, current_prices
+from storygen.core.models import AdaptiveSettings, Script, ScriptRequest, request_error
+from storygen.core.pricing import cost_line, current_prices, is_simulated
+from storygen.core.spend import SpendCap, check_estimate, estimate, priced
 from storygen.policies.retry import RetryPolicy
 from storygen.runner.progress import LaneBar
-from storygen.runner.runs import generate, resume
+from storygen.runner.runs import backend_from_settings, generate, resume
 from storygen.store import RunDir, RunStore
 
 # The strategies whose scene k waits for scenes 1..k-A only (``--lag-allowance`` A).
@@ -189,6 +190,28 @@ def _backend_of(run_dir: RunDir) -> None:
     config_from_settings(settings)
 
 
+def spend_guard(
+    args: argparse.Namespace,
+    request: ScriptRequest,
+    model: str,
+    *,
+    done: int = 0,
+    plan_done: bool = False,
+) -> SpendCap | None:
+    """Before a run on a priced model, its estimated cost; over ``--max-cost``, refused
+    before any call. A simulated run is free: its cost is said after the run."""
+    if priced(model):
+        planned = estimate(request, model, done=done, plan_done=plan_done)
+        print(planned.line(model))
+        check_estimate(planned, args.max_cost)
+    elif args.max_cost is not None and not is_simulated(model):
+        raise Usage(
+            f"--max-cost: {model} is not in the price table, so what it spends cannot be "
+            "counted; give its price in a STORYGEN_PRICES file"
+        )
+    return None if args.max_cost is None else SpendCap(args.max_cost, model)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     current_prices()  # a broken STORYGEN_PRICES file is bad input: say so before any call
     if args.lag_allowance is not None and args.strategy not in LAGGED:
@@ -225,10 +248,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if note := language_note(request.language, config.kind):
         print(note, file=sys.stderr)
     policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
+    spend = spend_guard(args, request, backend.model)
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
     bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
-        script = generate(request, backend, policy=policy, subscribers=[bar], run_dir=run_dir)
+        script = generate(
+            request, backend, policy=policy, subscribers=[bar], run_dir=run_dir, spend=spend
+        )
     finally:
         bar.close()
     _written(script, 0)
@@ -248,9 +274,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if args.out is not None:
             _save(finished, args.out, args.format, None, args.price_as)
         return 0
+    backend = backend_from_settings(run_dir.backend_settings())
+    plan_done = run_dir.load_outline() is not None or run_dir.load_bible() is not None
+    spend = spend_guard(args, run_dir.request(), backend.model, done=already, plan_done=plan_done)
     bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
-        script = resume(run_dir, subscribers=[bar])
+        script = resume(run_dir, backend, subscribers=[bar], spend=spend)
     finally:
         bar.close()
     _written(script, already)

@@ -21,6 +21,7 @@ from storygen.core.errors import (
 from storygen.core.looks import scene_of
 from storygen.core.models import RunMeta, Scene, SceneTiming, Script, ScriptRequest
 from storygen.core.planning import assemble_script, scene_durations
+from storygen.core.spend import SpendCap, SpendCapReached
 from storygen.core.tasks import Backend, SceneTask, scene_context
 from storygen.engine.admission import admission, concurrency_limit
 from storygen.engine.attempts import attempt_for
@@ -72,8 +73,11 @@ class _Run:
         sink: Sink,
         prior: Prior,
         budget: Budget | None = None,
+        spend: SpendCap | None = None,
     ) -> None:
         self.request, self.backend, self.policy, self.sink = request, backend, policy, sink
+        self.spend = spend or SpendCap.none()
+        self.capped = False  # the spend cap stopped it: no more calls, marked interrupted
         self.emit = Broadcast(subscribers)
         self.total = request.scene_count
         self.durations = scene_durations(request.duration_s, request.seconds_per_scene)
@@ -126,18 +130,24 @@ class _Run:
         done, name, size = len(self.scenes), self.request.strategy, self.strategy.concurrency
         self.emit(RunStarted(self.meta.run_id, self.total, done, name, size))
         try:
-            if await self._ensure_plan():
+            if not self._over_cap() and await self._ensure_plan():
                 await self._write_scenes()
-            if self.failure is None and self.request.repair:
+            # the cap reached by the last answers in flight leaves nothing unwritten
+            self.capped = self.capped and len(self.scenes) < self.total
+            if self.failure is None and self.request.repair and not self._over_cap():
                 await self._repair()
-            if self.failure is None:
+            if self.failure is None and not self.capped:
                 return await self._finish()
         except Exception as exc:  # a bug, or the store failing at the very end
             self._fail(None, exc)
         except BaseException as exc:  # Ctrl-C: say so on disk, keep the scenes
             self._mark("interrupted", f"interrupted ({type(exc).__name__}); resume finishes it")
             raise
-        assert self.failure is not None
+        if self.failure is None:  # the spend cap stopped it: every scene kept, resumable
+            stopped = self.spend.message(len(self.scenes), self.total)
+            self.emit(RunFailed(stopped, None))
+            self._mark("interrupted", stopped)
+            raise SpendCapReached(stopped, None, self.sink.path)
         where, index, cause = self.failure
         message = f"{where} failed: {_describe(cause)}"
         self.emit(RunFailed(message, index))
@@ -153,6 +163,14 @@ class _Run:
         if self.failure is None:
             self.failure = (where, index, exc)
         self.wake.set()
+
+    def _over_cap(self) -> bool:
+        """Whether the spend cap stops the run: it then starts no more calls, and the calls
+        in flight finish and are kept."""
+        if self.spend.reached and not self.capped:
+            self.capped = True
+            self.sched.stop()
+        return self.capped
 
     def _mark(self, status: str, error: str | None) -> None:
         until_now = self.now() - self.offset  # the time until it stopped
@@ -171,6 +189,12 @@ class _Run:
         except Exception as exc:
             self._fail(None, exc, "the outline" if needs_outline else "the story bible")
             return False
+        for tokens in (
+            (self.meta.outline_prompt_tokens, self.meta.outline_completion_tokens),
+            (self.meta.bible_prompt_tokens, self.meta.bible_completion_tokens),
+        ):
+            if any(tokens):  # made now (a resumed run's plan was paid for before)
+                self.spend.add(*tokens)
         if needs_outline:
             self.sched.outline_done()
             self.emit(OutlineFinished(self.now()))
@@ -182,6 +206,7 @@ class _Run:
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
+                self._over_cap()
                 for k in self.sched.startable():
                     task = asyncio.create_task(self._guarded(k))
                     tasks.add(task)
@@ -233,6 +258,15 @@ class _Run:
         self.limit.answered(end - sent.last_s, sent.ticket)  # queueing included: the signal
         self._record(scene, scene_timing(task, group, start, end, lag, sent))
 
+    def _spent(self, timing: SceneTiming) -> None:
+        prompt = timing.prompt_tokens + timing.extra_prompt_tokens
+        completion = timing.completion_tokens + timing.extra_completion_tokens
+        self.spend.add(prompt, completion, calls=1 + timing.backups)
+
+    def _append_repair(self, scene: Scene, timing: SceneTiming) -> None:
+        self._spent(timing)
+        self.sink.append(scene, timing)
+
     def _released(self, k: int, summary: str) -> None:
         self.sink.pin(k, summary)  # on disk before any later scene is told it
         self.sched.summary_known(k)
@@ -241,6 +275,7 @@ class _Run:
 
     def _record(self, scene: Scene, timing: SceneTiming) -> None:
         k = timing.index
+        self._spent(timing)
         self.sink.append(scene, timing)  # on disk before anyone is told it is done
         self.scenes[k], self.timings[k] = scene, timing
         self.releases.written(scene)
@@ -257,7 +292,7 @@ class _Run:
         written = {k: (self.scenes[k], self.timings[k]) for k in self.scenes}
         plans, most = (self.outline, self.bible), self.strategy.concurrency
         repair = RepairPass(
-            self.request, written, plans, self.calls, self.sink.append, most, self.repaired
+            self.request, written, plans, self.calls, self._append_repair, most, self.repaired
         )
         failed = await repair.run()
         self.scenes.update(repair.kept)
@@ -287,18 +322,21 @@ async def run_async(
     prior: Prior | None = None,
     budget: Budget | None = None,
     close_backend: bool = True,
+    spend: SpendCap | None = None,
 ) -> Script:
     """Write every scene of ``request``; raises RunFailedError with the failing scene.
 
     ``budget`` caps the calls in flight together with other runs sharing it; a shared
-    backend is closed by its owner, so pass ``close_backend=False`` for it.
+    backend is closed by its owner, so pass ``close_backend=False`` for it. ``spend`` caps
+    what the calls cost (shared likewise): reached, the run starts no more calls and raises
+    SpendCapReached, marked interrupted with every scene kept.
     """
     if policy is None:
         policy = RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
     sink = sink_for(run_dir)
     try:
         with sink.writer():
-            run = _Run(request, backend, policy, subscribers, sink, prior or Prior(), budget)
+            run = _Run(request, backend, policy, subscribers, sink, prior or Prior(), budget, spend)
             try:
                 return await run.execute()
             finally:

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from storygen.core.errors import StoreError
 from storygen.core.models import Script, ScriptRequest
+from storygen.core.spend import SpendCap
 from storygen.core.tasks import Backend
 from storygen.engine import Prior, run_async
 from storygen.engine.events import Subscriber
@@ -44,6 +45,7 @@ class LaneRun:
     policy: RetryPolicy | None = None
     budget: Budget | None = None
     close_backend: bool = True
+    spend: SpendCap | None = None  # what this lane may spend (--max-cost)
 
 
 async def run_lane(lane: LaneRun) -> Script:
@@ -69,6 +71,7 @@ async def run_lane(lane: LaneRun) -> Script:
                 prior=prior,
                 budget=lane.budget,
                 close_backend=lane.close_backend,
+                spend=lane.spend,
             )
     finally:
         if not engine_started and lane.close_backend:  # the engine closes it once it runs

@@ -12,6 +12,7 @@ from storygen.backends.config import BackendConfig, config_from_settings
 from storygen.backends.factory import build_backend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.core.models import Script, ScriptRequest
+from storygen.core.spend import SpendCap
 from storygen.core.tasks import Backend
 from storygen.engine import run_async
 from storygen.engine.events import Subscriber
@@ -89,13 +90,17 @@ def generate(
     policy: RetryPolicy | None = None,
     subscribers: Iterable[Subscriber] = (),
     run_dir: RunDir | None = None,
+    spend: SpendCap | None = None,
 ) -> Script:
-    """Write a whole script; with a store, every finished scene is checkpointed."""
+    """Write a whole script; with a store, every finished scene is checkpointed. ``spend``
+    stops starting calls once what they cost reaches its cap (the run is then interrupted)."""
     backend = backend or SimulatedBackend()
     if run_dir is None and store is not None:
         run_dir = store.create(request, backend.settings())
     return run_sync(
-        run_async(request, backend, policy=policy, subscribers=subscribers, run_dir=run_dir)
+        run_async(
+            request, backend, policy=policy, subscribers=subscribers, run_dir=run_dir, spend=spend
+        )
     )
 
 
@@ -105,6 +110,7 @@ def resume(
     *,
     policy: RetryPolicy | None = None,
     subscribers: Iterable[Subscriber] = (),
+    spend: SpendCap | None = None,
 ) -> Script:
     """Write only the scenes a failed or interrupted run is missing."""
     run_dir = run if isinstance(run, RunDir) else RunStore().open(run)
@@ -118,5 +124,6 @@ def resume(
             resume=True,
             subscribers=tuple(subscribers),
             policy=policy,
+            spend=spend,
         )
         return run_sync(run_lane(lane))

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from storygen import RunDir, Scene, SceneTiming, Script, ScriptRequest
-from storygen.analysis import charts, frames, png, report, tables
+from storygen.analysis import charts, display, frames, png, report, tables
 from storygen.core import export
 from storygen.core.continuity import Finding, summary_line
 from storygen.core.labels import Baseline, labels_for, request_label
@@ -255,6 +255,8 @@ def comparison_view(
             "Speedups use the sequential time estimated from measured call times "
             "(the sum of each run's call times): no sequential run was measured."
         )
+    if note := display.busy_note(summary):
+        st.warning(note)
     st.subheader("Summary")
     st.dataframe(
         frames.display_summary(summary),

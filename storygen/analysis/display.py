@@ -61,3 +61,24 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "Final concurrency": summary["final_concurrency"],
         }
     )
+
+
+# Runs this much slower than their own ideal schedule were slowed by the machine, not by
+# their strategy: other work on its cores (a shared demo server, a test suite).
+BUSY = 1.10
+
+
+def busy_note(summary: pd.DataFrame) -> str | None:
+    """What to say when a comparison's runs took well over their ideal schedule: the
+    machine was busy, and its speedups are understated (every lane meets the same drawn
+    latencies, but not the same load). None when every measured run kept to its schedule
+    (an adaptive run has no ideal, so it says nothing either way)."""
+    ratios = summary["measured_over_ideal"].dropna()
+    if ratios.empty or ratios.max() <= BUSY:
+        return None
+    worst = summary.loc[ratios.idxmax()]
+    return (
+        f"This machine was busy: {worst['config']} took {ratios.max():.2f}x its ideal "
+        f"schedule (above {BUSY:.2f} is the machine, not the strategy), so the speedups "
+        "shown are understated. Run the comparison again when the machine is quiet."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storygen import RunDir
+from storygen import InvalidRequestError, RunDir, ScriptRequest
 from storygen.jobs import worker
 from ui import live, results, state
 from ui.actions import action
@@ -22,8 +22,15 @@ def _resume_button(run_dir: RunDir) -> None:
     if resume:
         with action(resume_slot):
             run_dir.ensure_exists()  # deleted on the Runs page (any tab) since it failed
-            state.set_job("generate", worker.start_resume(run_dir, state.backend().config))
-            st.rerun()
+            choice = state.backend()
+            done = len(run_dir.load_checkpoint())
+            plan_done = run_dir.load_outline() is not None or run_dir.load_bible() is not None
+            model = str(run_dir.backend_settings().get("model", "")) or None
+            request = run_dir.request()
+            if choice.within_cap(request, resume_slot, model, done=done, plan_done=plan_done):
+                job = worker.start_resume(run_dir, choice.config, max_cost=choice.max_cost)
+                state.set_job("generate", job)
+                st.rerun()
 
 
 ensure_shell()
@@ -45,16 +52,29 @@ with st.expander("Simulate a failure (to try Resume)"):
         help="Simulated backend only; not saved with the run, so Resume then succeeds.",
     )
 
+try:  # the estimate before Run, on a priced model; a bad field is said on Run
+    planned = state.backend().estimate_line(ScriptRequest.build(**form.values))
+except InvalidRequestError:
+    planned = None
+if planned:
+    st.caption(f"{planned[0].upper()}{planned[1:]}.")
+
 job = state.job("generate")
 clicked = st.button("Write the script", type="primary", disabled=state.running("generate"))
 near_button = st.empty()
 if clicked:
     request = form.build()
-    config = state.backend().ready(near_button) if request is not None else None
+    choice = state.backend()
+    allowed = request is not None and choice.within_cap(request, near_button)
+    config = choice.ready(near_button) if allowed else None
     if request is not None and config is not None:
         with action(near_button):
             job = worker.start_generate(
-                request, config, store=state.store(), fail_scenes=[fail_scene] if fail_scene else []
+                request,
+                config,
+                store=state.store(),
+                fail_scenes=[fail_scene] if fail_scene else [],
+                max_cost=choice.max_cost,
             )
             state.set_job("generate", job)
 

@@ -19,6 +19,9 @@ from storygen.backends.config import DEFAULT_MODEL, OPENAI_URL, BackendConfig, k
 from storygen.backends.preflight import check_backend
 from storygen.backends.simulated import HANG_FACTOR
 from storygen.core.bounds import TIME_SCALE
+from storygen.core.models import ScriptRequest
+from storygen.core.pricing import is_simulated
+from storygen.core.spend import check_estimate, estimate, priced
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
@@ -35,6 +38,43 @@ class BackendChoice:
     problem: InvalidRequestError | None = None
     key_source: str | None = None
     slots: dict[str, DeltaGenerator] = field(default_factory=dict)
+    max_cost: float | None = None  # the spend cap, USD; None: no cap
+
+    def estimate_line(self, request: ScriptRequest) -> str | None:
+        """What the run is expected to cost, on a priced model (None: simulated/unpriced)."""
+        model = self.config.model if self.config is not None else None
+        if not model or not priced(model):
+            return None
+        return estimate(request, model).line(model)
+
+    def within_cap(
+        self,
+        request: ScriptRequest,
+        near_button: DeltaGenerator,
+        model: str | None = None,
+        **done: Any,
+    ) -> bool:
+        """Whether the run may start under the spend cap: over it (or a cap on a model that
+        cannot be priced), the message goes next to the cap's field, before any call.
+        ``model``: a resumed run's own (default: the sidebar's); ``done``: as ``estimate``."""
+        if model is None and self.config is not None:
+            model = self.config.model
+        if self.max_cost is None or not model or is_simulated(model):
+            return True
+        try:
+            if not priced(model):
+                raise InvalidRequestError(
+                    f"{model} is not in the price table, so what it spends cannot be counted; "
+                    "give its price in a STORYGEN_PRICES file, or set the cap to 0",
+                    "max_cost",
+                )
+            check_estimate(estimate(request, model, **done), self.max_cost)
+        except InvalidRequestError as exc:
+            said = InvalidRequestError(str(exc).replace("--max-cost", "the spend cap"), "max_cost")
+            self.show(said)
+            near_button.error(f"Spend cap (sidebar): {said}")
+            return False
+        return True
 
     def show(self, exc: InvalidRequestError, *, warn: bool = False) -> None:
         slot = self.slots.get(exc.field or "") or self.slots.get("kind")
@@ -74,6 +114,37 @@ def _keys(typed: str) -> tuple[list[SecretStr], str | None]:
     if env := keys_from_env():
         return env, "the environment"
     return [], None
+
+
+def _cap_default() -> tuple[float, InvalidRequestError | None]:
+    """STORYGEN_MAX_COST from st.secrets, else the environment; unset: 0 (no cap)."""
+    text = _secret("STORYGEN_MAX_COST") or os.environ.get("STORYGEN_MAX_COST") or "0"
+    try:
+        value = float(text.strip().removeprefix("$"))
+    except ValueError:
+        value = -1.0
+    if 0 <= value < float("inf"):
+        return value, None
+    said = f"STORYGEN_MAX_COST must be US dollars, 0 or more (got {text!r})"
+    return 0.0, InvalidRequestError(said, "max_cost")
+
+
+def _spend_cap(slots: dict[str, DeltaGenerator]) -> tuple[float | None, InvalidRequestError | None]:
+    default, problem = _cap_default()
+    cap = st.number_input(
+        "Spend cap (USD)",
+        min_value=0.0,
+        value=default,
+        step=0.5,
+        format="%.2f",
+        key="spend_cap",
+        persist_state="session",
+        help="0 = none. A run on a priced model estimated over it is refused before any call; "
+        "one that spends it stops, keeps its scenes and can be resumed. Default: "
+        "STORYGEN_MAX_COST in st.secrets or the environment.",
+    )
+    slots["max_cost"] = st.empty()
+    return (float(cap) or None), problem
 
 
 def _simulated_fields() -> dict[str, Any]:
@@ -192,13 +263,15 @@ def backend_sidebar() -> BackendChoice:
             problem = None
         except InvalidRequestError as exc:
             config, problem = None, exc
+        max_cost, cap_problem = _spend_cap(slots)
+        problem = problem or cap_problem
         if problem is None and kind == OPENAI and not source:
             problem = InvalidRequestError(
                 "no API key: enter one, put OPENAI_API_KEY in .streamlit/secrets.toml, "
                 "or set OPENAI_API_KEY",
                 "api_keys",
             )
-        choice = BackendChoice(config, problem, source, slots)
+        choice = BackendChoice(config, problem, source, slots, max_cost)
         if problem is not None:
             choice.show(problem, warn=True)
     return choice

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from storygen.bulk.folder import BulkDir, Entry, SummaryLine
 from storygen.core.errors import StoryGenError
 from storygen.core.models import ScriptRequest
+from storygen.core.spend import SpendCap
 from storygen.core.tasks import Backend
 from storygen.engine.events import Event, RunFinished, SceneFinished, Subscriber
 from storygen.policies.budget import Budget
@@ -82,9 +83,11 @@ async def run_bulk_async(
     scripts_at_once: int | None = None,
     policy: RetryPolicy | None = None,
     progress: BulkProgress | None = None,
+    spend: SpendCap | None = None,
 ) -> BulkResult:
     """Write (or finish) every script of ``bulk``; a script that fails does not stop the
-    others, and the summary says why it failed."""
+    others, and the summary says why it failed. ``spend`` is one cap shared by every row:
+    once it is reached, the rows still to start make no call and are left interrupted."""
     budget = Budget(max_in_flight)
     progress = progress or BulkProgress()
     progress.budget = budget
@@ -124,6 +127,7 @@ async def run_bulk_async(
             policy=policy,
             budget=budget,
             close_backend=False,
+            spend=spend,  # one total across rows
         )
         async with lanes.turn():  # loaded before its turn, so that it starts at once
             try:
@@ -151,6 +155,7 @@ def run_bulk(
     scripts_at_once: int | None = None,
     policy: RetryPolicy | None = None,
     progress: BulkProgress | None = None,
+    spend: SpendCap | None = None,
 ) -> BulkResult:
     """The synchronous face, for the CLI, the app's worker and notebooks."""
     return run_sync(
@@ -161,6 +166,7 @@ def run_bulk(
             scripts_at_once=scripts_at_once,
             policy=policy,
             progress=progress,
+            spend=spend,
         )
     )
 

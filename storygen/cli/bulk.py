@@ -18,7 +18,9 @@ from storygen.cli.runs import language_note
 from storygen.cli.usage import named_flags
 from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
-from storygen.core.pricing import current_prices
+from storygen.core.models import ScriptRequest
+from storygen.core.pricing import current_prices, is_simulated
+from storygen.core.spend import Estimate, SpendCap, check_estimate, estimate, priced
 from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
 
@@ -109,6 +111,47 @@ def _run_batches(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int) ->
     return _report(bulk, BulkResult(bulk.write_summary()))
 
 
+NOT_BATCH = "--max-cost applies to live bulk runs, not --via batch-api"
+
+
+def _spend_guard(
+    args: argparse.Namespace, model: str, left: list[tuple[ScriptRequest, int, bool]], via: str
+) -> SpendCap | None:
+    """Before any call of a live bulk run on a priced model, the estimate of every row left
+    (``(request, scenes done, plan done)``), together; over ``--max-cost``, refused. The cap
+    is one total across the rows."""
+    if via == "batch-api":
+        if args.max_cost is not None:
+            raise Usage(NOT_BATCH)
+        return None
+    if priced(model):
+        parts = [estimate(r, model, done=done, plan_done=plan) for r, done, plan in left]
+        total = Estimate(
+            sum(e.calls for e in parts),
+            sum(e.prompt_tokens for e in parts),
+            sum(e.completion_tokens for e in parts),
+            sum(e.usd or 0.0 for e in parts),
+        )
+        print(f"{total.line(model)}, across {counted(len(parts), 'script')}")
+        check_estimate(total, args.max_cost)
+    elif args.max_cost is not None and not is_simulated(model):
+        raise Usage(
+            f"--max-cost: {model} is not in the price table, so what it spends cannot be "
+            "counted; give its price in a STORYGEN_PRICES file"
+        )
+    return None if args.max_cost is None else SpendCap(args.max_cost, model)
+
+
+def _left(bulk: BulkDir) -> list[tuple[ScriptRequest, int, bool]]:
+    """The rows not finished yet: each one's request, scenes done and whether its plan is."""
+    found = []
+    for entry in pending(bulk):
+        run_dir = bulk.run(entry)
+        plan = run_dir.load_outline() is not None or run_dir.load_bible() is not None
+        found.append((run_dir.request(), len(run_dir.load_checkpoint()), plan))
+    return found
+
+
 def _run(bulk: BulkDir, args: argparse.Namespace, max_in_flight: int, **kw: Any) -> int:
     backend = build_backend(bulk.backend_config())
     attempts = bulk.manifest.attempts
@@ -178,6 +221,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
                 "--via batch-api needs --backend openai: the Batch API is the provider's "
                 "(serve-sim has one for trying it: python -m storygen serve-sim)"
             )
+        if args.max_cost is not None:
+            raise Usage(NOT_BATCH)
         if not 1 <= args.batch_attempts <= 10:
             raise Usage(f"--batch-attempts must be between 1 and 10 (got {args.batch_attempts})")
         if not 0.01 <= args.poll_interval <= 3600:
@@ -216,6 +261,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
         print(f"error: no valid rows in {args.file}; nothing was started", file=sys.stderr)
         return 2
     backend = build_backend(config)
+    left = [(row.request, 0, False) for row in rows.valid]
+    spend = _spend_guard(args, backend.model, left, args.via)
     bulk = BulkDir.create(
         args.out_dir,
         source=str(args.file),
@@ -241,7 +288,7 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     )
     if args.via == "batch-api":
         return _run_batches(bulk, args, args.max_in_flight)
-    return _run(bulk, args, args.max_in_flight, scripts_at_once=args.scripts_at_once)
+    return _run(bulk, args, args.max_in_flight, scripts_at_once=args.scripts_at_once, spend=spend)
 
 
 def _language_notes(found: Rows, kind: str) -> None:
@@ -267,9 +314,12 @@ def cmd_bulk_resume(args: argparse.Namespace) -> int:
         bulk.write_summary()
         return 2 if bulk.rejected else 0
     max_in_flight = args.max_in_flight or bulk.manifest.max_in_flight
+    model = str(bulk.run(bulk.entries[0]).backend_settings().get("model", ""))
+    spend = _spend_guard(args, model, _left(bulk), bulk.manifest.via)
     if bulk.manifest.via == "batch-api":
         return _run_batches(bulk, args, max_in_flight)
-    return _run(bulk, args, max_in_flight, scripts_at_once=bulk.manifest.scripts_at_once)
+    at_once = bulk.manifest.scripts_at_once
+    return _run(bulk, args, max_in_flight, scripts_at_once=at_once, spend=spend)
 
 
 def cmd_bulk_status(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from storygen.bulk.rows import COLUMNS
-from storygen.cli.flags import Help, add_backend_flags, add_hedge_flags, add_price_as
+from storygen.cli.flags import Help, add_backend_flags, add_hedge_flags, add_price_as, usd
 from storygen.cli.usage import Spelled
 from storygen.core import export
 from storygen.core.bounds import CONCURRENCY, DURATION_S
@@ -102,7 +102,7 @@ def add_parsers(sub: Any) -> None:
         "own simulated latencies)",
     )
     add_hedge_flags(bulk)
-    add_price_as(bulk, max_cost=False)  # a total across rows is not built yet
+    add_price_as(bulk)  # --max-cost: one total across every row
     add_backend_flags(bulk)
 
     res = sub.add_parser("bulk-resume", help=argparse.SUPPRESS, formatter_class=Help)
@@ -112,6 +112,15 @@ def add_parsers(sub: Any) -> None:
         "--max-in-flight", type=int, default=None, help="default: as the run was started"
     )
     res.add_argument("--no-progress", action="store_true", help="no progress bar")
+    res.add_argument(
+        "--max-cost",
+        type=usd,
+        default=None,
+        metavar="USD",
+        help="a spend cap on this command's calls across the rows left (live runs on a priced "
+        "model): estimated over it, refused before any call; spent, the rows left start no "
+        "calls and stay interrupted (default: no cap)",
+    )
     res.add_argument(
         "--poll-interval", type=float, default=None, help="batch-api: default as started"
     )

@@ -23,6 +23,7 @@ from storygen.backends.factory import build_backend
 from storygen.core.errors import RunFailedError
 from storygen.core.labels import Baseline, request_label
 from storygen.core.models import Script, ScriptRequest
+from storygen.core.spend import SpendCap
 from storygen.engine.events import Subscriber
 from storygen.jobs.child import Child, ChildJob
 from storygen.jobs.lane import Lane, Status
@@ -43,15 +44,19 @@ class _Task:
     run_path: str | None
     config: BackendConfig
     fail_scenes: tuple[int, ...] = ()
+    max_cost: float | None = None  # the spend cap, USD (the sidebar's)
 
     def lane(self, send: Subscriber) -> LaneRun:
         run_dir = RunDir(Path(self.run_path)) if self.run_path else None
+        backend = build_backend(self.config, self.fail_scenes)
+        spend = None if self.max_cost is None else SpendCap(self.max_cost, backend.model)
         return LaneRun(
             self.request,
-            build_backend(self.config, self.fail_scenes),
+            backend,
             run_dir,
             resume=self.mode == "resume",
             subscribers=(send,),
+            spend=spend,
         )
 
 
@@ -164,16 +169,20 @@ def start_generate(
     *,
     store: RunStore | None = None,
     fail_scenes: Iterable[int] = (),
+    max_cost: float | None = None,
 ) -> Job:
-    """Write ``request`` in the background; with a store every scene is checkpointed."""
+    """Write ``request`` in the background; with a store every scene is checkpointed.
+    ``max_cost``: the run spending it starts no more calls and ends interrupted."""
     run_dir = store.create(request, config.settings()) if store is not None else None
     lane = Lane(request_label(request), request, run_dir, secrets=config.key_values())
     run_path = str(run_dir.path) if run_dir else None
-    task = _Task("generate", request, run_path, config, tuple(fail_scenes))
+    task = _Task("generate", request, run_path, config, tuple(fail_scenes), max_cost)
     return Job("generate", [lane]).start([task])
 
 
-def start_resume(run_dir: RunDir, config: BackendConfig | None = None) -> Job:
+def start_resume(
+    run_dir: RunDir, config: BackendConfig | None = None, *, max_cost: float | None = None
+) -> Job:
     """Write only what a failed or interrupted run is missing, in the background."""
     backend_config = resume_config(run_dir, config)
     request = run_dir.request()
@@ -184,7 +193,7 @@ def start_resume(run_dir: RunDir, config: BackendConfig | None = None) -> Job:
         prior=run_dir.load_checkpoint(),
         secrets=backend_config.key_values(),
     )
-    task = _Task("resume", request, str(run_dir.path), backend_config)
+    task = _Task("resume", request, str(run_dir.path), backend_config, max_cost=max_cost)
     return Job("resume", [lane]).start([task])
 
 

@@ -1,0 +1,91 @@
+"""The app's spend cap: the sidebar field (default STORYGEN_MAX_COST), the estimate shown
+before Run on a priced model, a run estimated over the cap refused next to the field with
+zero requests to serve-sim, and the cap carried by the job into the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _dashboard import open_app, shown_after
+from conftest import Serve
+
+from storygen import RunStore
+from storygen.backends.config import BackendConfig
+from storygen.core.models import ScriptRequest
+from storygen.core.spend import estimate
+from storygen.jobs.worker import start_generate
+
+KEY = "sk-test-0123456789abcdef"
+MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+CAP = "Spend cap (USD)"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("STORYGEN_MAX_COST", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+
+def test_the_cap_defaults_to_storygen_max_cost(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STORYGEN_MAX_COST", "0.25")
+    at = open_app(monkeypatch, tmp_path / "runs")
+    assert at.number_input(key="spend_cap").label == CAP
+    assert at.number_input(key="spend_cap").value == 0.25
+
+
+def test_a_bad_storygen_max_cost_is_said_next_to_the_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STORYGEN_MAX_COST", "lots")
+    at = open_app(monkeypatch, tmp_path / "runs")
+    said = shown_after(at.sidebar, CAP)
+    assert "STORYGEN_MAX_COST must be US dollars" in said.value
+
+
+def test_a_run_estimated_over_the_cap_is_refused_next_to_the_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, serve: Serve
+) -> None:
+    server = serve()
+    runs = tmp_path / "runs"
+    at = open_app(monkeypatch, runs)
+    at.sidebar.radio[0].set_value("OpenAI-compatible").run()
+    at.text_input(key="oa_base_url").set_value(server.url)
+    at.text_input(key="oa_model").set_value(MODEL)
+    at.number_input(key="spend_cap").set_value(0.001)
+    at.number_input(key="gen_duration").set_value(48).run()
+    planned = estimate(ScriptRequest(idea=at.text_area[0].value, duration_s=48), MODEL)
+    assert planned.usd is not None and planned.usd > 0.001
+    line = f"Estimated cost on {MODEL}: ${planned.usd:.4f}"
+    assert any(line in c.value for c in at.caption), [c.value for c in at.caption]
+
+    [write] = [b for b in at.button if b.label == "Write the script"]
+    write.click().run()
+    assert not at.exception, at.exception
+    said = shown_after(at.sidebar, CAP)
+    assert said.value == (
+        f"estimated ${planned.usd:.4f} for {planned.calls} calls is over the spend cap $0.0010"
+    )
+    assert any("Spend cap (sidebar)" in e.value for e in at.main.error)
+    assert server.state.requests == []  # not one request, not even the backend check
+    assert RunStore(runs).list() == []
+
+
+def test_the_job_carries_the_cap_into_the_run(serve: Serve, tmp_path: Path) -> None:
+    server = serve()
+    config = BackendConfig.build_config(
+        kind="openai", base_url=server.url, model=MODEL, api_keys=[KEY]
+    )
+    request = ScriptRequest(idea="A robot paints", duration_s=48, strategy="sequential")
+    job = start_generate(request, config, store=RunStore(tmp_path), max_cost=0.0004)
+    assert job.wait(60)
+    lane = job.lanes[0]
+    assert lane.error is not None and "spend cap reached" in lane.error
+    assert lane.run_dir is not None
+    kept = len(lane.run_dir.load_checkpoint())
+    assert lane.run_dir.status()["status"] == "interrupted" and 1 <= kept < 6
+    assert len(server.state.requests) == kept

@@ -43,6 +43,12 @@ def batches(total: int, size: int) -> list[list[int]]:
 _DANGLING = {"a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "for", "with", "from"}
 
 
+def budget_calls(share: float, total: int) -> int:
+    """The most repair calls: ``share`` of the scenes, at least one (the repair pass's
+    budget, and what a spend estimate counts for it)."""
+    return max(1, math.floor(share * total + 1e-9))  # 0.29 x 100 is 28.99…: still 29
+
+
 def title_from_idea(idea: str) -> str:
     """At most eight words, never ending on "a", "to" or "the"."""
     words = idea.strip().rstrip(".!?").split()[:8]

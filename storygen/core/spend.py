@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from storygen.core.answer_size import expected_tokens
 from storygen.core.errors import InvalidRequestError, RunFailedError
 from storygen.core.models import ScriptRequest
+from storygen.core.planning import budget_calls
 from storygen.core.pricing import Price, estimate_cost, is_simulated, price_of
 from storygen.core.prompts import (
     BIBLE_TEXT,
@@ -92,7 +93,7 @@ def estimate(
     if request.hedge is not None and request.hedge.budget > 0 and left:
         scenes += max(1, math.floor(request.hedge.budget * left))
     if request.repair:
-        scenes += max(1, math.floor(request.repair_budget * total + 1e-9))
+        scenes += budget_calls(request.repair_budget, total)
     calls += scenes
     prompt += scenes * per_scene
     completion += scenes * answer

@@ -13,14 +13,13 @@ resumes to the very scenes an uninterrupted one writes.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from storygen.core.continuity import Finding, FindingKind, check, counts
 from storygen.core.looks import scene_of
 from storygen.core.models import Bible, Outline, RunMeta, Scene, SceneTiming, ScriptRequest
-from storygen.core.planning import scene_durations
+from storygen.core.planning import budget_calls, scene_durations
 from storygen.core.tasks import SceneContext, SceneTask, StreamEvents, scene_context
 from storygen.engine.attempts import Answer, Attempt
 from storygen.engine.scenes import SceneCalls, scene_timing
@@ -30,11 +29,6 @@ from storygen.engine.scenes import SceneCalls, scene_timing
 FIXABLE: frozenset[FindingKind] = frozenset(
     {"unknown_character", "name_variant", "narration_too_long", "repetition"}
 )
-
-
-def budget_calls(share: float, total: int) -> int:
-    """The most repair calls: ``share`` of the scenes, at least one."""
-    return max(1, math.floor(share * total + 1e-9))  # 0.29 x 100 is 28.99…: still 29
 
 
 @dataclass(frozen=True)

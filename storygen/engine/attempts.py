@@ -6,7 +6,7 @@ took), so the engine records a scene the same way whether hedging is on or not.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -154,6 +154,33 @@ class HedgedAttempt:
                 return await _write(backend, task, attempt, feedback, events, hedge=n)
 
         return HedgedAnswer(await self.hedger.call(copy))
+
+
+class Renumbered:
+    """The run's own attempt (plain or hedged) at a scene written again, by the repair pass
+    or a regeneration: numbered after the scene's earlier attempts, so that a model (and the
+    simulator, which draws by attempt) answers afresh instead of repeating itself, and told
+    ``why`` it is written again, if there is a reason, after a retry's own reason."""
+
+    def __init__(
+        self, inner: Attempt, after: Mapping[int, int], why: Mapping[int, str] | None = None
+    ) -> None:
+        self.inner, self.after, self.why = inner, after, why or {}
+
+    async def __call__(
+        self,
+        task: SceneTask,
+        attempt: int,
+        feedback: str | None,
+        events: StreamEvents | None = None,
+    ) -> Answer:
+        why = self.why.get(task.index)
+        # a retry's own reason first: a backend reads "cut off at max_tokens" at the start
+        told = feedback if why is None else why if feedback is None else f"{feedback}; {why}"
+        number = self.after.get(task.index, 0) + attempt
+        if events is None:  # as any attempt is called when nothing streams
+            return await self.inner(task, number, told)
+        return await self.inner(task, number, told, events)
 
 
 def attempt_for(

@@ -20,8 +20,8 @@ from storygen.core.continuity import Finding, FindingKind, check, counts
 from storygen.core.looks import scene_of
 from storygen.core.models import Bible, Outline, RunMeta, Scene, SceneTiming, ScriptRequest
 from storygen.core.planning import budget_calls, scene_durations
-from storygen.core.tasks import SceneContext, SceneTask, StreamEvents, scene_context
-from storygen.engine.attempts import Answer, Attempt
+from storygen.core.tasks import SceneContext, SceneTask, scene_context
+from storygen.engine.attempts import Attempt, Renumbered
 from storygen.engine.scenes import SceneCalls, scene_timing
 
 # What a call can fix. Not look_missing: the look lock restates every bible look by
@@ -61,28 +61,11 @@ class _Draft:
     outline: Outline | None
 
 
-class _Repairing:
-    """The run's own attempt (plain or hedged) at a scene written again: told why, and
-    numbered after the scene's first attempts, so that a model (and the simulator, which
-    draws by attempt) answers afresh instead of repeating the answer it gave."""
+class _Repairing(Renumbered):
+    """A repair: numbered after the scene's first attempts, and told what the check found."""
 
     def __init__(self, inner: Attempt, why: Mapping[int, str], after: Mapping[int, int]) -> None:
-        self.inner, self.why, self.after = inner, why, after
-
-    async def __call__(
-        self,
-        task: SceneTask,
-        attempt: int,
-        feedback: str | None,
-        events: StreamEvents | None = None,
-    ) -> Answer:
-        why = self.why[task.index]
-        # a retry's own reason first: a backend reads "cut off at max_tokens" at the start
-        told = why if feedback is None else f"{feedback}; {why}"
-        number = self.after[task.index] + attempt
-        if events is None:  # as any attempt is called when nothing streams
-            return await self.inner(task, number, told)
-        return await self.inner(task, number, told, events)
+        super().__init__(inner, after, why)
 
 
 class RepairPass:

@@ -18,9 +18,9 @@ from typing import Any
 from storygen.core.errors import RunFailedError
 from storygen.core.looks import scene_of
 from storygen.core.models import Scene, Script
-from storygen.core.tasks import Backend, SceneContext, SceneTask, StreamEvents, scene_context
+from storygen.core.tasks import Backend, SceneContext, SceneTask, scene_context
 from storygen.engine.admission import FixedLimit
-from storygen.engine.attempts import Answer, Attempt, attempt_for
+from storygen.engine.attempts import Renumbered, attempt_for
 from storygen.engine.scenes import SceneCalls
 from storygen.policies.retry import RetryPolicy
 
@@ -62,23 +62,6 @@ class Rewritten:
     completion_tokens: int
 
 
-class _Numbered:
-    """The run's attempt, numbered after the scene's earlier attempts: a model (and the
-    simulator, which draws by attempt) answers afresh instead of repeating itself."""
-
-    def __init__(self, inner: Attempt, after: Mapping[int, int]) -> None:
-        self.inner, self.after = inner, after
-
-    async def __call__(
-        self,
-        task: SceneTask,
-        attempt: int,
-        feedback: str | None,
-        events: StreamEvents | None = None,
-    ) -> Answer:
-        return await self.inner(task, self.after.get(task.index, 0) + attempt, feedback)
-
-
 def _ignore(_: object) -> None:
     return None
 
@@ -97,7 +80,7 @@ async def rewrite(
     RunFailedError naming its scene: the caller then changes nothing."""
     request = script.request
     policy = RetryPolicy().scaled(getattr(backend, "time_scale", 1.0))
-    attempt = _Numbered(attempt_for(request.hedge, backend, len(picks), ()), after)
+    attempt = Renumbered(attempt_for(request.hedge, backend, len(picks), ()), after)
     calls = SceneCalls(policy, (), FixedLimit(), attempt, time.perf_counter, _ignore)
     gate = asyncio.Semaphore(request.concurrency)
     by_index = {s.index: s for s in script.scenes}

@@ -13,13 +13,10 @@ the same run of this bench, averaged over the seeds.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from typing import Any
 
-from benchmarks import OUT
-from benchmarks.tables import print_table
+from benchmarks.tables import seeded_main
 from storygen import ScriptRequest, generate
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -103,17 +100,5 @@ def table(seeds: range, scale: float, scenes: int) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--time-scale", type=float, default=0.0125)
-    parser.add_argument("--scenes", type=int, default=75)
-    args = parser.parse_args()
-    rows = table(range(args.seeds), args.time_scale, args.scenes)
-    print_table(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "compute_bound.json").write_text(json.dumps(rows, indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    seeded_main(table, "compute_bound", scenes=75)

@@ -12,13 +12,10 @@ it got, each measured in the same run.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from typing import Any
 
-from benchmarks import OUT
-from benchmarks.tables import print_table
+from benchmarks.tables import seeded_main
 from storygen import ScriptRequest, generate
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -77,17 +74,5 @@ def table(seeds: range, scale: float, scenes: int) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--time-scale", type=float, default=0.0125)
-    parser.add_argument("--scenes", type=int, default=300)
-    args = parser.parse_args()
-    rows = table(range(args.seeds), args.time_scale, args.scenes)
-    print_table(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "rate_headers.json").write_text(json.dumps(rows, indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    seeded_main(table, "rate_headers", scenes=300)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+from collections.abc import Callable
 from typing import Any
+
+from benchmarks import OUT
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -14,3 +19,19 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("|" + "---|" * len(keys))
     for row in rows:
         print("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+
+
+def seeded_main(
+    table: Callable[[range, float, int], list[dict[str, Any]]], name: str, scenes: int
+) -> None:
+    """The command line of a bench that builds one table over seeds: print it, and keep it
+    as benchmarks/out/<name>.json."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--time-scale", type=float, default=0.0125)
+    parser.add_argument("--scenes", type=int, default=scenes)
+    args = parser.parse_args()
+    rows = table(range(args.seeds), args.time_scale, args.scenes)
+    print_table(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=2))

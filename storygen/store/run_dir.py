@@ -1,15 +1,5 @@
-"""Run directories: a scene is on disk the moment it is written, so nothing is lost.
-
-Layout of ``<root>/<run-id>/``: request.json, backend.json (no secrets), status.json,
-outline.json or bible.json (written once, reused on resume), checkpoint.jsonl (one finished
-scene a line, flushed at once; then one line a repair call, whose scene replaces the first:
-the last line for an index wins), pinned.jsonl (a pipelined run's summaries released to
-later scenes before their own scene was written: a resumed run keeps them), timeline.json
-and script.json (both written atomically at the end). Once finished, each change to the
-script (an edit, a regeneration, an undo: runner.edits) first keeps the script as it was in
-versions/NNNN.json (version 0 is the script as generated; never overwritten) and records
-itself in history.jsonl (one line a change), then replaces script.json.
-"""
+"""A run directory: its files, written so that nothing is lost (the layout is in
+``storygen.store``'s docstring)."""
 
 from __future__ import annotations
 
@@ -18,10 +8,8 @@ import fcntl
 import io
 import json
 import os
-import shutil
 import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +20,6 @@ from pydantic import TypeAdapter
 
 from storygen.core.errors import InvalidRequestError, RunLockedError, StoreError
 from storygen.core.models import Bible, Outline, Scene, SceneTiming, Script, ScriptRequest
-from storygen.core.secrets import without_secrets
 
 _TIMELINE = TypeAdapter(list[SceneTiming])  # pydantic's serializer: fast for many runs at once
 
@@ -99,7 +86,7 @@ class RunDir:
             ) from None
         f.seek(0)
         f.truncate()
-        f.write(f"process {os.getpid()} on {socket.gethostname()} since {_now()}\n")
+        f.write(f"process {os.getpid()} on {socket.gethostname()} since {now_iso()}\n")
         f.flush()
         self._writing = 1
         try:
@@ -159,7 +146,7 @@ class RunDir:
             raise StoreError(name, path, exc) from exc
 
     def set_status(self, status: str, **extra: Any) -> None:
-        data = {**self.status(), "status": status, "updated": _now(), **extra}
+        data = {**self.status(), "status": status, "updated": now_iso(), **extra}
         self._write("status.json", json.dumps(data, indent=2))
 
     def save_outline(self, outline: Outline) -> None:
@@ -360,67 +347,5 @@ def _open_for_append(path: Path) -> IO[str]:
     return io.TextIOWrapper(f, encoding="utf-8", newline="\n")
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class RunStore:
-    """The folder of all runs (default ``./runs``)."""
-
-    def __init__(self, root: str | Path = "runs") -> None:
-        self.root = Path(root)
-
-    def create(self, request: ScriptRequest, backend_settings: dict[str, Any]) -> RunDir:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        run = RunDir(self.root / f"{stamp}-{request.strategy}-{uuid.uuid4().hex[:6]}")
-        run.path.mkdir(parents=True, exist_ok=False)
-        atomic_write(run.path / "request.json", request.model_dump_json(indent=2))
-        atomic_write(
-            run.path / "backend.json",
-            json.dumps(without_secrets(backend_settings), indent=2),
-        )
-        run.set_status("running", created=_now())
-        return run
-
-    def open(self, run: str | Path) -> RunDir:
-        """A run by path, or by id inside this store."""
-        path = Path(run)
-        if not (path / "request.json").exists():
-            path = self.root / str(run)
-        if not (path / "request.json").exists():
-            raise InvalidRequestError(
-                f"no run at {run!s}: expected a run directory holding request.json",
-                "run_dir",
-            )
-        return RunDir(path)
-
-    def __iter__(self) -> Iterator[RunDir]:
-        if not self.root.exists():
-            return iter(())
-        dirs = [p for p in self.root.iterdir() if (p / "request.json").exists()]
-        return iter(RunDir(p) for p in sorted(dirs, reverse=True))
-
-    def list(self) -> list[RunInfo]:
-        """Newest first; a run deleted while the list is read is left out."""
-        infos: list[RunInfo] = []
-        for run in self:
-            try:
-                infos.append(run.info())
-            except FileNotFoundError:
-                if run.exists():
-                    raise
-        return infos
-
-    def delete(self, run: str | Path) -> None:
-        """Refused (RunLockedError naming the holder) while the run is being written: its
-        writer would fail at the end. Holds the lock, so no writer starts on a half-deleted run."""
-        run_dir = self.open(run)
-        try:
-            with run_dir.writer():
-                shutil.rmtree(run_dir.path)
-        except RunLockedError:
-            holder = run_dir.in_use() or "another process"
-            raise RunLockedError(
-                f"cannot delete run {run_dir.run_id}: it is being written by {holder}; "
-                "wait for it to finish, or cancel it first"
-            ) from None

@@ -21,7 +21,7 @@ from storygen.backends.simulated import HANG_FACTOR
 from storygen.core.bounds import TIME_SCALE
 from storygen.core.models import ScriptRequest
 from storygen.core.pricing import is_simulated
-from storygen.core.spend import check_estimate, estimate, priced
+from storygen.core.spend import check_estimate, estimate, priced, unpriced
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
@@ -63,11 +63,7 @@ class BackendChoice:
             return True
         try:
             if not priced(model):
-                raise InvalidRequestError(
-                    f"{model} is not in the price table, so what it spends cannot be counted; "
-                    "give its price in a STORYGEN_PRICES file, or set the cap to 0",
-                    "max_cost",
-                )
+                raise InvalidRequestError(f"{unpriced(model)}, or set the cap to 0", "max_cost")
             check_estimate(estimate(request, model, **done), self.max_cost)
         except InvalidRequestError as exc:
             said = InvalidRequestError(str(exc).replace("--max-cost", "the spend cap"), "max_cost")

@@ -14,13 +14,13 @@ from storygen.bulk.folder import MANIFEST, BulkDir, SummaryLine
 from storygen.bulk.live import BulkProgress, BulkResult, pending, run_bulk
 from storygen.bulk.rows import Defaults, Rejected, Rows, read_rows, request_for
 from storygen.cli.flags import Usage, backend_config, hedge_settings
-from storygen.cli.runs import language_note
+from storygen.cli.runs import language_note, spend_guard
 from storygen.cli.usage import named_flags
 from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import ScriptRequest
-from storygen.core.pricing import current_prices, is_simulated
-from storygen.core.spend import Estimate, SpendCap, check_estimate, estimate, priced
+from storygen.core.pricing import current_prices
+from storygen.core.spend import Estimate, SpendCap, estimate
 from storygen.policies.retry import RetryPolicy
 from storygen.store import RunStore
 
@@ -124,22 +124,11 @@ def _spend_guard(
         if args.max_cost is not None:
             raise Usage(NOT_BATCH)
         return None
-    if priced(model):
-        parts = [estimate(r, model, done=done, plan_done=plan) for r, done, plan in left]
-        total = Estimate(
-            sum(e.calls for e in parts),
-            sum(e.prompt_tokens for e in parts),
-            sum(e.completion_tokens for e in parts),
-            sum(e.usd or 0.0 for e in parts),
-        )
-        print(f"{total.line(model)}, across {counted(len(parts), 'script')}")
-        check_estimate(total, args.max_cost)
-    elif args.max_cost is not None and not is_simulated(model):
-        raise Usage(
-            f"--max-cost: {model} is not in the price table, so what it spends cannot be "
-            "counted; give its price in a STORYGEN_PRICES file"
-        )
-    return None if args.max_cost is None else SpendCap(args.max_cost, model)
+
+    def planned() -> Estimate:
+        return Estimate.total([estimate(r, model, done=d, plan_done=p) for r, d, p in left])
+
+    return spend_guard(args, model, planned, f", across {counted(len(left), 'script')}")
 
 
 def _left(bulk: BulkDir) -> list[tuple[ScriptRequest, int, bool]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -26,9 +27,9 @@ from storygen.cli.usage import flag_names, named_flags, request_from_flags
 from storygen.core import export
 from storygen.core.continuity import counts, summary_line
 from storygen.core.errors import InvalidRequestError
-from storygen.core.models import AdaptiveSettings, Script, ScriptRequest, request_error
+from storygen.core.models import AdaptiveSettings, Script, request_error
 from storygen.core.pricing import cost_line, current_prices, is_simulated
-from storygen.core.spend import SpendCap, check_estimate, estimate, priced
+from storygen.core.spend import Estimate, SpendCap, check_estimate, estimate, priced, unpriced
 from storygen.policies.retry import RetryPolicy
 from storygen.runner.progress import LaneBar
 from storygen.runner.runs import backend_from_settings, generate, resume
@@ -191,24 +192,17 @@ def _backend_of(run_dir: RunDir) -> None:
 
 
 def spend_guard(
-    args: argparse.Namespace,
-    request: ScriptRequest,
-    model: str,
-    *,
-    done: int = 0,
-    plan_done: bool = False,
+    args: argparse.Namespace, model: str, planned: Callable[[], Estimate], across: str = ""
 ) -> SpendCap | None:
-    """Before a run on a priced model, its estimated cost; over ``--max-cost``, refused
-    before any call. A simulated run is free: its cost is said after the run."""
+    """Before a run on a priced model, its estimated cost (``planned``, computed only then;
+    ``across``: what the line adds, as bulk's "across N scripts"); over ``--max-cost``,
+    refused before any call. A simulated run is free: its cost is said after the run."""
     if priced(model):
-        planned = estimate(request, model, done=done, plan_done=plan_done)
-        print(planned.line(model))
-        check_estimate(planned, args.max_cost)
+        estimated = planned()
+        print(estimated.line(model) + across)
+        check_estimate(estimated, args.max_cost)
     elif args.max_cost is not None and not is_simulated(model):
-        raise Usage(
-            f"--max-cost: {model} is not in the price table, so what it spends cannot be "
-            "counted; give its price in a STORYGEN_PRICES file"
-        )
+        raise Usage(f"--max-cost: {unpriced(model)}")
     return None if args.max_cost is None else SpendCap(args.max_cost, model)
 
 
@@ -248,7 +242,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if note := language_note(request.language, config.kind):
         print(note, file=sys.stderr)
     policy = RetryPolicy(attempts=args.attempts).scaled(getattr(backend, "time_scale", 1.0))
-    spend = spend_guard(args, request, backend.model)
+    spend = spend_guard(args, backend.model, lambda: estimate(request, backend.model))
     run_dir = RunStore(args.runs_dir).create(request, backend.settings())
     bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
@@ -276,7 +270,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return 0
     backend = backend_from_settings(run_dir.backend_settings())
     plan_done = run_dir.load_outline() is not None or run_dir.load_bible() is not None
-    spend = spend_guard(args, run_dir.request(), backend.model, done=already, plan_done=plan_done)
+    left = partial(estimate, run_dir.request(), backend.model, done=already, plan_done=plan_done)
+    spend = spend_guard(args, backend.model, left)
     bar = LaneBar(file=sys.stderr, disable=args.no_progress)
     try:
         script = resume(run_dir, backend, subscribers=[bar], spend=spend)

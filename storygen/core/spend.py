@@ -53,10 +53,28 @@ class Estimate:
     completion_tokens: int
     usd: float | None
 
+    @classmethod
+    def total(cls, parts: list[Estimate]) -> Estimate:
+        """Several runs' estimates as one (a bulk run's cap is one total)."""
+        return cls(
+            sum(e.calls for e in parts),
+            sum(e.prompt_tokens for e in parts),
+            sum(e.completion_tokens for e in parts),
+            sum(e.usd or 0.0 for e in parts),
+        )
+
     def line(self, model: str) -> str:
         cost = "n/a (not in the price table)" if self.usd is None else f"${self.usd:.4f}"
         plural = "s" if self.calls != 1 else ""
         return f"estimated cost on {model}: {cost} for {self.calls} call{plural} at most"
+
+
+def unpriced(model: str) -> str:
+    """Why a spend cap cannot be kept on ``model``: the CLI and the app say it alike."""
+    return (
+        f"{model} is not in the price table, so what it spends cannot be counted; "
+        "give its price in a STORYGEN_PRICES file"
+    )
 
 
 def _prompt(text: str) -> int:

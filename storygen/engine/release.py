@@ -55,6 +55,13 @@ class Release:
             self.summary = text
             self.on_release(self.index, text)
 
+    def times(self) -> tuple[float | None, float | None]:
+        """When the first token and the summary came, for the timeline; none for a call
+        that could not stream (it told both only with its whole answer)."""
+        if self.unstreamed:
+            return None, None
+        return self.first_token_at, self.summary_at
+
     def pinned(self, task: SceneTask) -> SceneTask:
         """The task an attempt is sent: told the released summary, once there is one."""
         if self.summary is None:

@@ -84,8 +84,7 @@ def scene_timing(
     task: SceneTask, group: int, start: float, end: float, lag: int, sent: Sent
 ) -> SceneTiming:
     answer, context = sent.answer, task.context
-    # a call that could not stream told its summary only with its answer: nothing to time
-    streamed = sent.release if sent.release and not sent.release.unstreamed else None
+    first_token, told = sent.release.times() if sent.release else (None, None)
     gen, backups, backup_after = answer.generation, answer.backups, answer.backup_after_s
     return SceneTiming(
         index=task.index,
@@ -109,8 +108,8 @@ def scene_timing(
         extra_completion_tokens=gen.completion_tokens * backups,
         rate_limited=sent.rate_limited,
         runaways=sent.runaways,
-        first_token_s=streamed.first_token_at if streamed else None,
-        summary_s=streamed.summary_at if streamed else None,
+        first_token_s=first_token,
+        summary_s=told,
     )
 
 

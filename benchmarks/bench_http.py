@@ -15,13 +15,11 @@ import statistics
 from typing import Any
 
 from benchmarks import OUT
-from benchmarks.serve_sim import running_serve_sim
+from benchmarks.serve_sim import running_serve_sim, sim_config
 from storygen import ScriptRequest
-from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.runner.bench import run_bench
 
-KEY = "sk-bench-0000000000"
 
 
 def main() -> None:
@@ -43,10 +41,7 @@ def main() -> None:
         base, **plan, time_scale=args.time_scale, repeat=args.repeat, on_result=keep("sim")
     )
     with running_serve_sim(args.time_scale) as url:
-        config = BackendConfig.build_config(
-            kind="openai", base_url=url, model="storygen-sim-1", api_keys=[KEY],
-            per_key_concurrency=100,
-        )  # fmt: skip
+        config = sim_config(url)
         http = run_bench(
             base, **plan, time_scale=args.time_scale, repeat=args.repeat,
             on_result=keep("http"), make_backend=lambda: OpenAIBackend(config),

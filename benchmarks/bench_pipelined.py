@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 
 from benchmarks import OUT
-from benchmarks.serve_sim import running_serve_sim
+from benchmarks.serve_sim import running_serve_sim, sim_config
 from storygen import ScriptRequest, generate
-from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.backends.simulated import SimulatedBackend
 from storygen.core.models import Script, StrategyName
@@ -26,7 +25,6 @@ from storygen.core.tasks import Backend
 from storygen.policies.retry import RetryPolicy
 from storygen.scheduling.ideal import ideal_of, mean_lag
 
-KEY = "sk-bench-0000000000"
 LANES: tuple[tuple[StrategyName, int], ...] = (
     ("sequential", 1),
     ("batched", 5),
@@ -86,11 +84,8 @@ def _print(title: str, table: dict[str, dict[str, float]]) -> None:
         )
 
 
-def _http_backend(url: str, **extra: object) -> Callable[[], Backend]:
-    config = BackendConfig.build_config(
-        kind="openai", base_url=url, model="storygen-sim-1", api_keys=[KEY],
-        per_key_concurrency=100, **extra,
-    )  # fmt: skip
+def _http_backend(url: str) -> Callable[[], Backend]:
+    config = sim_config(url)
     return lambda: OpenAIBackend(config)
 
 

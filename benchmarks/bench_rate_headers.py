@@ -15,9 +15,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from benchmarks.serve_sim import sim_config
 from benchmarks.tables import seeded_main
 from storygen import ScriptRequest, generate
-from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
 from storygen.core.models import AdaptiveSettings, StrategyName
 from storygen.sim import RunningServer, SimServerConfig
@@ -32,15 +32,7 @@ def one_run(
     """(throughput / the limit's, share of requests answered 429) of one run."""
     config = SimServerConfig(time_scale=scale, rpm=RPM, rate_headers=headers)
     with RunningServer(config) as server:
-        backend = OpenAIBackend(
-            BackendConfig.build_config(
-                kind="openai",
-                base_url=server.url,
-                model="storygen-sim-1",
-                api_keys=["sk-bench-0000000000"],
-                per_key_concurrency=100,
-            )
-        )
+        backend = OpenAIBackend(sim_config(server.url))
         request = ScriptRequest(
             idea=IDEA,
             duration_s=8 * scenes,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import OUT
+from benchmarks.serve_sim import sim_config
 from benchmarks.tables import print_table
 from storygen import ScriptRequest, SimulatedBackend, generate
 from storygen.core.models import AdaptiveSettings, HedgeSettings, Script, StrategyName
@@ -162,7 +163,6 @@ def capacity(seeds: range, scale: float) -> list[dict[str, Any]]:
 
 def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
     """The hang and the unknown-RPM cases again, through the openai SDK to serve-sim."""
-    from storygen.backends.config import BackendConfig
     from storygen.backends.openai_compat import OpenAIBackend
     from storygen.sim import RunningServer, SimServerConfig
 
@@ -172,13 +172,7 @@ def over_http(seeds: range, scale: float) -> list[dict[str, Any]]:
         hedge = sim.pop("hedge", False)
         adaptive = sim.pop("adaptive", False)
         with RunningServer(SimServerConfig(time_scale=scale, **sim)) as server:
-            config = BackendConfig.build_config(
-                kind="openai",
-                base_url=server.url,
-                model="storygen-sim-1",
-                api_keys=["sk-bench-0000000000"],
-                per_key_concurrency=100,
-            )
+            config = sim_config(server.url)
             request = make_request(strategy, size, seed, scenes, hedge, adaptive)
             return generate(request, OpenAIBackend(config)), server
 

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+from storygen.backends.config import BackendConfig
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -40,3 +42,15 @@ def running_serve_sim(time_scale: float, *flags: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def sim_config(url: str) -> BackendConfig:
+    """The OpenAI-compatible backend every HTTP bench points at serve-sim: one bench key,
+    the simulator's model, and no client-side cap on calls in flight."""
+    return BackendConfig.build_config(
+        kind="openai",
+        base_url=url,
+        model="storygen-sim-1",
+        api_keys=["sk-bench-0000000000"],
+        per_key_concurrency=100,
+    )

@@ -21,7 +21,6 @@ from storygen.backends.openai_compat import OpenAIBackend
 from storygen.runner.bench import run_bench
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=2)

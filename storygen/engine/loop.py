@@ -42,7 +42,7 @@ from storygen.engine.plan_calls import PlanCalls
 from storygen.engine.prior import Prior
 from storygen.engine.release import Releases
 from storygen.engine.repair import RepairPass
-from storygen.engine.scenes import Groups, SceneCalls, scene_timing
+from storygen.engine.scenes import Groups, NotStarted, SceneCalls, scene_timing
 from storygen.engine.sinks import Sink, sink_for
 from storygen.policies.budget import Budget
 from storygen.policies.retry import RetryPolicy
@@ -86,7 +86,9 @@ class _Run:
         self.limit = concurrency_limit(request.adaptive, request.concurrency, plain, self.now)
         self.strategy = strategy_for(request, self.limit.size)
         self.admission = admission(self.limit, budget)
-        self.plan = PlanCalls(request, backend, policy, self.admission.outline, sink, self.now)
+        self.plan = PlanCalls(
+            request, backend, policy, self.admission.outline, sink, self.now, self._may_start
+        )
         self.outline = prior.outline
         self.bible = prior.bible
         self.scenes: dict[int, Scene] = {k: s for k, (s, _) in prior.scenes.items()}
@@ -172,6 +174,11 @@ class _Run:
             self.sched.stop()
         return self.capped
 
+    def _may_start(self) -> bool:
+        """Asked by a first call once it holds its slot: other runs sharing the budget and
+        the cap may have spent it while this call waited."""
+        return not self._over_cap()
+
     def _mark(self, status: str, error: str | None) -> None:
         until_now = self.now() - self.offset  # the time until it stopped
         self.sink.mark(status, error, len(self.scenes), until_now)
@@ -186,6 +193,8 @@ class _Run:
                 self.outline = await self.plan.outline(self.meta)
             elif not needs_outline and self.request.bible and self.bible is None:
                 self.bible = await self.plan.bible(self.meta)
+        except NotStarted:  # the cap was spent while it waited: stopped, not failed
+            return False
         except Exception as exc:
             self._fail(None, exc, "the outline" if needs_outline else "the story bible")
             return False
@@ -226,6 +235,8 @@ class _Run:
         a failure can never leave it waiting."""
         try:
             await self._write_scene(k)
+        except NotStarted:  # the cap was spent while it waited: abandoned, not failed
+            self.sched.abandon(k)
         except Exception as exc:
             if not self.sched.is_done(k):
                 self.sched.abandon(k)
@@ -244,9 +255,15 @@ class _Run:
         )
         group = self.groups.started(k, start)
         task = SceneTask(self.request, k, self.total, self.durations[k - 1], context)
-        self.emit(SceneStarted(k, group, start))
+
+        def starting() -> bool:  # told once its first call holds its slot, and may go
+            if not self._may_start():
+                return False
+            self.emit(SceneStarted(k, group, start))
+            return True
+
         release = self.releases.for_scene(k)
-        sent = await self.calls.send(task, start, release)
+        sent = await self.calls.send(task, start, release, starting)
         draft = sent.answer.generation.value
         if release is not None:
             draft = release.kept(draft)  # the summary later scenes were told, pinned

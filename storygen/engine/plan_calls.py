@@ -13,6 +13,7 @@ from storygen.core.errors import MalformedOutputError
 from storygen.core.models import Bible, Outline, RunMeta, ScriptRequest
 from storygen.core.tasks import Backend, Generation
 from storygen.engine.admission import Layer, through
+from storygen.engine.scenes import NotStarted
 from storygen.engine.sinks import Sink
 from storygen.policies.retry import RetryPolicy, call_with_retries
 
@@ -30,8 +31,12 @@ class PlanCalls:
         layers: Sequence[Layer],
         sink: Sink,
         clock: Callable[[], float],
+        may_start: Callable[[], bool],
     ) -> None:
+        """``may_start``: asked once the first attempt holds its slot; False raises
+        NotStarted (a spend cap spent while it waited), no call made."""
         self.request, self.backend, self.policy = request, backend, policy
+        self.may_start = may_start
         self.layers, self.sink, self.clock = through(layers), sink, clock
         self.total = request.scene_count
 
@@ -56,8 +61,13 @@ class PlanCalls:
         meta.bible_completion_tokens = gen.completion_tokens
         return gen.value
 
+    def _go(self, attempt: int) -> None:
+        if attempt == 1 and not self.may_start():
+            raise NotStarted("the plan")
+
     async def _outline_call(self, attempt: int, feedback: str | None) -> Generation[Outline]:
         async with self.layers.slot():
+            self._go(attempt)
             gen = await self.backend.write_outline(
                 self.request, self.total, attempt=attempt, feedback=feedback
             )
@@ -70,6 +80,7 @@ class PlanCalls:
 
     async def _bible_call(self, attempt: int, feedback: str | None) -> Generation[Bible]:
         async with self.layers.slot():
+            self._go(attempt)
             gen = await self.backend.write_bible(self.request, attempt=attempt, feedback=feedback)
         if not gen.value.characters:
             raise MalformedOutputError("the story bible must name at least one character")

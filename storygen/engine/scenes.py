@@ -31,6 +31,16 @@ class Sent:
     release: Release | None = None  # what its streamed copies told, and when
 
 
+class NotStarted(Exception):
+    """A first call that got its slot once the run could start no more calls (its spend
+    cap was reached while it waited, behind other runs sharing the budget): it was not
+    sent, and the scene is neither written nor failed."""
+
+
+def _go() -> bool:
+    return True
+
+
 class SceneCalls:
     """A scene's call with retries; every attempt passes the layers first."""
 
@@ -46,15 +56,25 @@ class SceneCalls:
         self.policy, self.layers, self.limit = policy, through(layers), limit
         self.attempt, self.clock, self.emit = attempt, clock, emit
 
-    async def send(self, task: SceneTask, start: float, release: Release | None = None) -> Sent:
+    async def send(
+        self,
+        task: SceneTask,
+        start: float,
+        release: Release | None = None,
+        starting: Callable[[], bool] = _go,
+    ) -> Sent:
         """``release``: given for a streaming backend; an attempt after the summary was
-        released is told it (pinned)."""
+        released is told it (pinned). ``starting`` is asked once the first attempt holds
+        its slot, the moment the scene really starts: False raises NotStarted, no call
+        made. Retries are not asked: their scene is already partly paid for."""
         first = last = start
         ticket = rate_limited = runaways = 0
 
         async def call(attempt: int, feedback: str | None) -> Answer:
             nonlocal first, last, ticket
             async with self.layers.slot():
+                if attempt == 1 and not starting():
+                    raise NotStarted(task.index)
                 last = self.clock()  # after the layers: waiting for room is not call time
                 ticket = self.limit.started()
                 if attempt == 1:

@@ -20,6 +20,7 @@ from storygen.bulk.live import BulkProgress, run_bulk_async
 from storygen.bulk.rows import Rows
 from storygen.core.bounds import IN_FLIGHT
 from storygen.core.errors import InvalidRequestError
+from storygen.core.spend import SpendCap
 from storygen.jobs.child import Child, ChildJob
 from storygen.policies.retry import RetryPolicy
 from storygen.runner.lanes import mark_interrupted
@@ -142,12 +143,18 @@ class BulkJob(ChildJob):
 
 
 def start_bulk(
-    bulk: BulkDir, config: BackendConfig | None = None, *, max_in_flight: int | None = None
+    bulk: BulkDir,
+    config: BackendConfig | None = None,
+    *,
+    max_in_flight: int | None = None,
+    max_cost: float | None = None,
 ) -> BulkJob:
     """Write every unfinished script of ``bulk`` in the background: a new bulk run and a
     resume alike (finished scripts and scenes are never written again). The backend is the
     one the runs were saved with, its keys from ``config`` (the screen) or the environment;
-    the calls in flight are the manifest's unless ``max_in_flight`` is given."""
+    the calls in flight are the manifest's unless ``max_in_flight`` is given. ``max_cost``
+    (USD) is one cap across every row: once spent, the rows left start no calls and stay
+    interrupted, and the job ends "finished" with them in its summary."""
     entries = bulk.entries
     if not entries:
         raise InvalidRequestError(f"{bulk.path} has no valid rows: nothing to write", "rows")
@@ -159,8 +166,10 @@ def start_bulk(
             f"(got {limit})",
             "max_in_flight",
         )
+    if max_cost is not None:
+        SpendCap(max_cost)  # a bad cap is said here, not by the child
     job = BulkJob(bulk, secrets=backend_config.key_values())
-    return job.start(pickle.dumps((str(bulk.path), backend_config, limit)))
+    return job.start(pickle.dumps((str(bulk.path), backend_config, limit, max_cost)))
 
 
 class _BulkChild(Child):
@@ -176,7 +185,9 @@ class _BulkChild(Child):
     def _counts(self) -> BulkCounts:
         return BulkCounts.of(self.progress)
 
-    async def _write_all(self, bulk: BulkDir, config: BackendConfig, limit: int) -> None:
+    async def _write_all(
+        self, bulk: BulkDir, config: BackendConfig, limit: int, max_cost: float | None
+    ) -> None:
         async def heartbeat() -> None:
             while True:
                 await asyncio.sleep(HEARTBEAT_S)
@@ -185,20 +196,26 @@ class _BulkChild(Child):
         backend = build_backend(config)
         attempts = bulk.manifest.attempts
         policy = RetryPolicy(attempts=attempts).scaled(getattr(backend, "time_scale", 1.0))
+        spend = None if max_cost is None else SpendCap(max_cost, backend.model)
         beat = asyncio.create_task(heartbeat())
         try:
             await run_bulk_async(
-                bulk, backend, max_in_flight=limit, policy=policy, progress=self.progress
+                bulk,
+                backend,
+                max_in_flight=limit,
+                policy=policy,
+                progress=self.progress,
+                spend=spend,  # one total across the rows
             )
         finally:
             beat.cancel()
 
     def work(self) -> None:
         try:
-            path, config, limit = self.payload()
+            path, config, limit, max_cost = self.payload()
             self.bulk = BulkDir.open(Path(path))
             self.progress.listeners.append(lambda p: self.send(("progress", BulkCounts.of(p))))
-            asyncio.run(self._write_all(self.bulk, config, limit))
+            asyncio.run(self._write_all(self.bulk, config, limit, max_cost))
         except Exception as exc:
             self.send(("failed", self._counts(), f"{type(exc).__name__}: {exc}"))
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -44,19 +44,21 @@ class _Task:
     run_path: str | None
     config: BackendConfig
     fail_scenes: tuple[int, ...] = ()
-    max_cost: float | None = None  # the spend cap, USD (the sidebar's)
+    max_cost: float | None = None  # the spend cap, USD (the sidebar's): the job's, in total
 
-    def lane(self, send: Subscriber) -> LaneRun:
+    def lane(
+        self, send: Subscriber, spend: Callable[[float | None, str], SpendCap | None]
+    ) -> LaneRun:
+        """``spend(max_cost, model)``: the job's cap, on this lane's backend's model."""
         run_dir = RunDir(Path(self.run_path)) if self.run_path else None
         backend = build_backend(self.config, self.fail_scenes)
-        spend = None if self.max_cost is None else SpendCap(self.max_cost, backend.model)
         return LaneRun(
             self.request,
             backend,
             run_dir,
             resume=self.mode == "resume",
             subscribers=(send,),
-            spend=spend,
+            spend=spend(self.max_cost, backend.model),
         )
 
 
@@ -123,12 +125,20 @@ class Job(ChildJob):
 class _LanesChild(Child):
     """Every task on one event loop, each with its own backend; every event and outcome
     sent to the Job. SIGINT cancels every run: each ends "interrupted" on disk, and its
-    lane "cancelled"."""
+    lane "cancelled". One spend cap is shared by every lane: a comparison's is a total,
+    as a bulk run's across its rows."""
 
     def __init__(self, fd: int) -> None:
         super().__init__(fd)
         self.tasks: list[_Task] = []
         self.ended: set[int] = set()  # lanes whose outcome was sent
+        self.spend: SpendCap | None = None
+
+    def _spend(self, max_cost: float | None, model: str) -> SpendCap | None:
+        """The job's one cap, made by the first lane to ask (the lanes share one model)."""
+        if max_cost is not None and self.spend is None:
+            self.spend = SpendCap(max_cost, model)
+        return self.spend
 
     def send(self, message: tuple[Any, ...]) -> None:
         if message[0] != "event":
@@ -137,7 +147,8 @@ class _LanesChild(Child):
 
     async def _lane(self, i: int, task: _Task) -> None:
         try:
-            script = await run_lane(task.lane(lambda event: self.send(("event", i, event))))
+            lane = task.lane(lambda event: self.send(("event", i, event)), self._spend)
+            script = await run_lane(lane)
         except RunFailedError as exc:
             self.send(("failed", i, str(exc), exc.scene_index))
         except Exception as exc:
@@ -204,12 +215,15 @@ def start_comparison(
     *,
     store: RunStore | None = None,
     measure_sequential: bool | None = None,
+    max_cost: float | None = None,
 ) -> Job:
     """The same request under every configuration of ``plan``, at once, side by side.
 
     Each lane has its own backend with the same seed, so on the simulated backend every lane
     meets the same drawn latencies and only scheduling differs. On a paid API the sequential
     run is skipped unless ``measure_sequential``; its time is then estimated.
+    ``max_cost``: one cap on every lane together; once spent, each lane starts no more
+    calls and ends as a generate job's does at its cap (its run interrupted, resumable).
     """
     measure = measures_sequential(config, measure_sequential)
     requests = plan_requests(base, plan, measure)
@@ -219,5 +233,6 @@ def start_comparison(
         run_dir = store.create(request, config.settings()) if store is not None else None
         label = request_label(request)
         lanes.append(Lane(label, request, run_dir, secrets=config.key_values()))
-        tasks.append(_Task("generate", request, str(run_dir.path) if run_dir else None, config))
+        run_path = str(run_dir.path) if run_dir else None
+        tasks.append(_Task("generate", request, run_path, config, max_cost=max_cost))
     return Job("compare", lanes, estimated_baseline=not measure).start(tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -15,12 +16,27 @@ from storygen.core.models import ScriptRequest
 from storygen.core.secrets import without_secrets
 from storygen.store.run_dir import RunDir, RunInfo, atomic_write, now_iso
 
+WORKSPACES = "workspaces"  # <root>/workspaces/<id>/: a store of its own per visitor
+# Letters, digits, - and _: a workspace id is a folder name, so it can never name a path
+# outside the store (no "..", no "/").
+WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
 
 class RunStore:
     """The folder of all runs (default ``./runs``)."""
 
     def __init__(self, root: str | Path = "runs") -> None:
         self.root = Path(root)
+
+    def workspace(self, workspace_id: str) -> RunStore:
+        """The store of one workspace of a shared deployment: a folder of this one, with its
+        own runs and bulk runs, so nothing in it is listed, opened or deleted from another."""
+        if not WORKSPACE_ID.fullmatch(workspace_id):
+            raise InvalidRequestError(
+                f"workspace id must be 8 to 64 letters, digits, - or _ (got {workspace_id!r})",
+                "workspace",
+            )
+        return RunStore(self.root / WORKSPACES / workspace_id)
 
     def create(self, request: ScriptRequest, backend_settings: dict[str, Any]) -> RunDir:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -45,6 +61,14 @@ class RunStore:
                 "run_dir",
             )
         return RunDir(path)
+
+    def own(self, run_id: str) -> RunDir | None:
+        """The run of this store named ``run_id`` (a folder name, never a path), or None: what
+        a page address may name, so that it can only ever open a run of its own store."""
+        if not WORKSPACE_ID.fullmatch(run_id):
+            return None
+        run = RunDir(self.root / run_id)
+        return run if (run.path / "request.json").exists() else None
 
     def __iter__(self) -> Iterator[RunDir]:
         if not self.root.exists():

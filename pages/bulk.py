@@ -21,19 +21,30 @@ from streamlit.delta_generator import DeltaGenerator
 from storygen import InvalidRequestError
 from storygen.bulk.folder import BulkDir, SummaryLine
 from storygen.bulk.live import pending
-from storygen.bulk.rows import COLUMNS, TEMPLATE, Defaults, Rows, parse_upload, request_for
+from storygen.bulk.rows import (
+    COLUMNS,
+    TEMPLATE,
+    Defaults,
+    Rejected,
+    Row,
+    Rows,
+    parse_upload,
+    request_for,
+)
 from storygen.core import export
 from storygen.core.bounds import CONCURRENCY, DURATION_S, IN_FLIGHT
 from storygen.core.labels import request_label
 from storygen.core.models import STRATEGIES
+from storygen.core.run_caps import RunCaps
 from storygen.jobs.bulk import BulkJob, bulk_folders, create_bulk, start_bulk
 from ui import state
-from ui.actions import action
+from ui.actions import action, said
 from ui.shell import ensure_shell
 
 VALIDATION_COLUMNS = ["row", "idea", "strategy", "duration (s)", "scenes", "check"]
 PROGRESS_COLUMNS = ["row", "idea", "status", "scenes", "progress", "wall time (s)", "error"]
 OK = "OK"
+PARAM = "bulk"  # the page address names the bulk run shown: a reload comes back to it
 
 
 # --- helpers: no widgets, so they are tested on their own -----------------------------------
@@ -105,6 +116,23 @@ def check_in_flight(value: int) -> InvalidRequestError | None:
     return None
 
 
+def within_caps(rows: Rows, caps: RunCaps | None) -> Rows:
+    """A shared deployment's caps as one more check of each row: a row over them is rejected
+    with the reason, the others still run."""
+    if caps is None:
+        return rows
+    valid: list[Row] = []
+    rejected = list(rows.rejected)
+    for row in rows.valid:
+        try:
+            caps.check(row.request)
+        except InvalidRequestError as exc:
+            rejected.append(Rejected(row.row, str(exc), row.request.idea))
+        else:
+            valid.append(row)
+    return Rows(valid, rejected)
+
+
 def check_defaults(defaults: Defaults) -> InvalidRequestError | None:
     """A bad value for empty cells, named by its field (before it rejects every row)."""
     try:
@@ -124,9 +152,15 @@ class Settings:
     export_format: str
     slots: dict[str, DeltaGenerator] = field(default_factory=dict)
 
-    def problem(self) -> InvalidRequestError | None:
+    def problem(self, caps: RunCaps | None = None) -> InvalidRequestError | None:
         """The first bad setting, shown right below its field; None when all are good."""
         exc = check_defaults(self.defaults) or check_in_flight(self.max_in_flight)
+        if exc is None and caps is not None and self.max_in_flight > caps.max_in_flight:
+            exc = InvalidRequestError(
+                f"this shared dashboard allows at most {caps.max_in_flight} calls in flight "
+                f"(got {self.max_in_flight})",
+                "max_in_flight",
+            )
         if exc is not None:
             self.slots[exc.field or "duration_s"].error(str(exc))
         return exc
@@ -138,7 +172,7 @@ def _jobs() -> dict[str, BulkJob]:
     return {}
 
 
-def _settings() -> Settings:
+def _settings(caps: RunCaps | None) -> Settings:
     keep: dict[str, Any] = {"persist_state": "session"}
     slots: dict[str, DeltaGenerator] = {}
     st.subheader("Settings")
@@ -180,7 +214,7 @@ def _settings() -> Settings:
     with second[0]:
         in_flight = st.number_input(
             "Max calls in flight",
-            value=50,
+            value=50 if caps is None else min(50, caps.max_in_flight),
             step=5,
             key="bulk_max_in_flight",
             help="Across every script at once: one budget for the provider.",
@@ -261,12 +295,18 @@ def _downloads(bulk: BulkDir) -> None:
 
 
 def _start(bulk: BulkDir, near: DeltaGenerator) -> None:
-    config = state.backend().ready(near)
+    choice = state.backend()
+    config = choice.ready(near)
     if config is None:
         return
     with action(near):
-        _jobs()[str(bulk.path)] = start_bulk(bulk, config)
+        _jobs()[str(bulk.path)] = start_bulk(bulk, config, max_cost=choice.max_cost)
         st.rerun()
+
+
+def _cancel(job: BulkJob) -> None:
+    with action("bulk_cancel"):
+        job.cancel()
 
 
 def _bulk_view(bulk: BulkDir) -> None:
@@ -276,10 +316,12 @@ def _bulk_view(bulk: BulkDir) -> None:
             "Cancelling…" if job.cancel_requested else "Cancel",
             key="bulk_cancel",
             icon=":material/stop_circle:",
-            on_click=job.cancel,
+            on_click=_cancel,
+            args=(job,),
             disabled=job.cancel_requested,
             help="Stop now: finished scenes are kept and Resume finishes every script.",
         )
+        said("bulk_cancel")
         _live(job)
         return
     lines = bulk.summary()
@@ -303,7 +345,7 @@ def _bulk_view(bulk: BulkDir) -> None:
         st.caption(f"{len(left)} scripts are not finished; their finished scenes are on disk.")
         resume = st.button("Resume", type="primary", key="bulk_resume")
         near = st.empty()
-        if resume:
+        if resume and state.backend().may_resume([bulk.run(e) for e in left], near):
             _start(bulk, near)
     _rows_table(lines)
     _downloads(bulk)
@@ -331,16 +373,20 @@ def _page() -> None:
         icon=":material/download:",
         help="Three example rows: fill in your ideas, leave cells empty for the defaults.",
     )
-    settings = _settings()
-    problem = settings.problem()
+    choice = state.backend()
+    settings = _settings(choice.caps)
+    problem = settings.problem(choice.caps)
     rows: Rows | None = None
     if uploaded is not None:
         try:
             rows = parse_upload(uploaded.name, uploaded.getvalue(), settings.defaults)
+            rows = within_caps(rows, choice.caps)
         except InvalidRequestError as exc:
             file_slot.error(str(exc))
     if rows is not None and problem is None:
         _validation(rows)
+        if planned := choice.estimate_line([row.request for row in rows.valid]):
+            st.caption(planned)
     store = state.store()
     clicked = st.button(
         "Run",
@@ -350,9 +396,10 @@ def _page() -> None:
         help="Writes every valid row; rejected rows are listed in summary.csv.",
     )
     near = st.empty()
-    if clicked and rows is not None and uploaded is not None:
-        config = state.backend().ready(near)
-        if config is not None:
+    requests = [row.request for row in rows.valid] if rows is not None else []
+    if clicked and uploaded is not None and choice.within_cap(requests, near):
+        config = choice.ready(near)
+        if config is not None and rows is not None:
             with action(near):
                 bulk = create_bulk(
                     store,
@@ -368,6 +415,11 @@ def _page() -> None:
     folders = [str(p) for p in bulk_folders(store)]
     if not folders:
         return
+    named = st.query_params.get(PARAM)  # a reload, or the address in another tab
+    if named and "bulk_open" not in st.session_state:
+        found = [f for f in folders if Path(f).name == named]  # only this visitor's folders
+        if found:
+            st.session_state["bulk_open"] = found[0]
     st.divider()
     st.subheader("Bulk runs")
     opened = st.selectbox(
@@ -378,6 +430,8 @@ def _page() -> None:
         help=f"Folders in {store.root / 'bulk'}: manifest, scripts and summary.csv.",
     )
     if opened is not None:
+        if st.query_params.get(PARAM) != Path(opened).name:
+            st.query_params[PARAM] = Path(opened).name
         with action(st.empty()):  # a folder removed meanwhile: one line
             _bulk_view(BulkDir.open(Path(opened)))
 

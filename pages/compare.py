@@ -7,7 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from storygen import InvalidRequestError, ScriptRequest
 from storygen.core.bounds import CONCURRENCY
+from storygen.core.labels import request_label
 from storygen.jobs import worker
 from storygen.runner import plan as planning
 from ui import live, results, state
@@ -96,24 +98,62 @@ if choice.config is not None and choice.config.kind != "simulated":
         key="cmp_measure_sequential",
     )
 
+
+def _allowed(request: ScriptRequest, plan: list[planning.PlanEntry]) -> bool:
+    """Every lane within a shared deployment's caps, and all of them within the spend cap
+    (one total): else the message goes next to the field that must change."""
+    with action(plan_slot):
+        lanes = planning.plan_requests(request, plan, measure)
+        for lane in lanes:
+
+            def show(exc: InvalidRequestError, label: str = request_label(lane)) -> None:
+                if exc.field == "duration_s":
+                    form.show(exc)
+                else:  # a batch size or window of the plan
+                    plan_slot.error(f"{label}: {exc}")
+
+            if not choice.within_caps(lane, show):
+                return False
+        return choice.within_cap(lanes, near_button)
+    return False
+
+
 job = state.job("compare")
+plan = planning.comparison_plan(
+    sizes, windows, outlines, pipes, hedged=hedged, adaptive_max=int(adaptive_max)
+)
+try:  # the estimate before Run, on a priced model; a bad field is said on Run
+    planned = choice.estimate_line(
+        planning.plan_requests(ScriptRequest.build(**form.values), plan, measure)
+    )
+except InvalidRequestError:
+    planned = None
+if planned:
+    st.caption(planned)
 clicked = st.button("Run comparison", type="primary", disabled=state.running("compare"))
 near_button = st.empty()
 if clicked:
     request = form.build()
-    plan = planning.comparison_plan(
-        sizes, windows, outlines, pipes, hedged=hedged, adaptive_max=int(adaptive_max)
-    )
     if len(plan) == 1:
         plan_slot.error("Choose at least one batch size or window to compare with sequential.")
-    elif request is not None and (config := choice.ready(near_button)) is not None:
+    elif request is not None and _allowed(request, plan) and (config := choice.ready(near_button)):
         with action(plan_slot):
             job = worker.start_comparison(
-                request, plan, config, store=state.store(), measure_sequential=measure
+                request,
+                plan,
+                config,
+                store=state.store(),
+                measure_sequential=measure,
+                max_cost=choice.max_cost,
             )
             state.set_job("compare", job)
 
-if job is not None:
+if job is None and (watched := state.watched_id("compare")):
+    st.info(
+        f"Comparison {watched[:32]} is not running in this app any more (the app restarted, "
+        "or it is someone else's): your runs are on the Runs page, where you can compare them."
+    )
+elif job is not None:
     st.divider()
     st.subheader("Lanes")
     if not job.done:

@@ -23,14 +23,27 @@ def _resume_button(run_dir: RunDir) -> None:
         with action(resume_slot):
             run_dir.ensure_exists()  # deleted on the Runs page (any tab) since it failed
             choice = state.backend()
-            done = len(run_dir.load_checkpoint())
-            plan_done = run_dir.load_outline() is not None or run_dir.load_bible() is not None
-            model = str(run_dir.backend_settings().get("model", "")) or None
-            request = run_dir.request()
-            if choice.within_cap(request, resume_slot, model, done=done, plan_done=plan_done):
+            if choice.may_resume(run_dir, resume_slot):
                 job = worker.start_resume(run_dir, choice.config, max_cost=choice.max_cost)
                 state.set_job("generate", job)
                 st.rerun()
+
+
+def _saved(run_id: str) -> None:
+    """The run the address names, from its files: this app is not writing it (a reload after
+    a restart, or an address from elsewhere). Only ever one of this visitor's runs."""
+    run_dir = state.store().own(run_id)
+    if run_dir is None:
+        st.info(f"Run {run_id[:64]} is not among your runs: it was deleted, or is someone else's.")
+        return
+    with action(st.empty()):  # its files gone while drawn: one line, not an error page
+        info = run_dir.info()
+        if info.status == "running":
+            st.caption("This run is being written by another process, or was stopped by a restart.")
+        elif info.status != "finished":
+            st.warning(info.error or info.status, icon=":material/cancel:")
+            _resume_button(run_dir)
+        results.run_view(run_dir, key="gen")
 
 
 ensure_shell()
@@ -57,7 +70,7 @@ try:  # the estimate before Run, on a priced model; a bad field is said on Run
 except InvalidRequestError:
     planned = None
 if planned:
-    st.caption(f"{planned[0].upper()}{planned[1:]}.")
+    st.caption(planned)
 
 job = state.job("generate")
 clicked = st.button("Write the script", type="primary", disabled=state.running("generate"))
@@ -65,7 +78,11 @@ near_button = st.empty()
 if clicked:
     request = form.build()
     choice = state.backend()
-    allowed = request is not None and choice.within_cap(request, near_button)
+    allowed = (
+        request is not None
+        and choice.within_caps(request, form.show)
+        and choice.within_cap(request, near_button)
+    )
     config = choice.ready(near_button) if allowed else None
     if request is not None and config is not None:
         with action(near_button):
@@ -78,7 +95,10 @@ if clicked:
             )
             state.set_job("generate", job)
 
-if job is not None:
+if job is None and (watched := state.watched_id("generate")):
+    st.divider()
+    _saved(watched)
+elif job is not None:
     st.divider()
     lane = job.lanes[0]
     if not job.done:

@@ -79,18 +79,13 @@ if opened is not None:
     if resume:
         with action(action_slot):
             run_dir.ensure_exists()  # deleted from another tab since this page was drawn
-            state.set_job("generate", worker.start_resume(run_dir, state.backend().config))
-            st.switch_page("pages/generate.py")
+            choice = state.backend()
+            if choice.may_resume(run_dir, action_slot):
+                job = worker.start_resume(run_dir, choice.config, max_cost=choice.max_cost)
+                state.set_job("generate", job)
+                st.switch_page("pages/generate.py")
     with action(st.empty()):  # its files gone while drawn: one line, not an error page
-        script = run_dir.load_script()
-        if script is not None:
-            results.script_view(script, key="runs", run=run_dir)
-        else:
-            kept = run_dir.load_checkpoint()
-            scenes = [kept[k][0] for k in sorted(kept)]
-            timings = [kept[k][1] for k in sorted(kept)]
-            st.caption("Resume finishes this run; its script can then be exported.")
-            results.partial_view(scenes, timings, run_dir.request(), key="runs")
+        results.run_view(run_dir, key="runs")
 
 st.subheader("Compare runs")
 finished = [i.run_id for i in infos if i.status == "finished"]

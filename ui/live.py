@@ -12,6 +12,7 @@ import streamlit as st
 from storygen.analysis import charts, frames, tables
 from storygen.jobs.lane import Lane
 from storygen.jobs.worker import Job
+from ui.actions import action, said
 from ui.state import POLL_S
 
 LIVE_COLUMNS = ["scene", "title", "location", "narration"]
@@ -48,6 +49,11 @@ def lane_progress(lane: Lane, *, key: str) -> None:
     )
 
 
+def _cancel(job: Job, key: str) -> None:
+    with action(key):
+        job.cancel()
+
+
 def cancel_button(job: Job, *, key: str) -> None:
     """Stops a running job: every run keeps its finished scenes on disk, "interrupted", and
     resumes later. Outside the live fragment, so that the click reruns the whole page."""
@@ -55,10 +61,12 @@ def cancel_button(job: Job, *, key: str) -> None:
         "Cancelling…" if job.cancel_requested else "Cancel",
         key=key,
         icon=":material/stop_circle:",
-        on_click=job.cancel,
+        on_click=_cancel,
+        args=(job, key),
         disabled=job.cancel_requested,
         help="Stop now: finished scenes are kept and the run can be resumed.",
     )
+    said(key)
 
 
 @st.fragment(run_every=POLL_S)

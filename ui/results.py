@@ -235,6 +235,19 @@ def partial_view(
         st.plotly_chart(charts.timeline_figure(frame, title="Timeline"), key=f"{key}_ptimeline")
 
 
+def run_view(run: RunDir, *, key: str) -> None:
+    """A saved run as its files say: its script, or the scenes it kept so far."""
+    script = run.load_script()
+    if script is not None:
+        script_view(script, key=key, run=run)
+        return
+    kept = run.load_checkpoint()
+    scenes = [kept[k][0] for k in sorted(kept)]
+    timings = [kept[k][1] for k in sorted(kept)]
+    st.caption("Resume finishes this run; its script can then be exported.")
+    partial_view(scenes, timings, run.request(), key=key)
+
+
 def comparison_view(
     scripts: Sequence[Script], baseline: Baseline, request: ScriptRequest, *, key: str
 ) -> None:

@@ -12,6 +12,7 @@ import threading
 
 import streamlit as st
 
+from ui import workspace
 from ui.sidebar import backend_sidebar
 
 _local = threading.local()  # one script thread per session run
@@ -31,7 +32,11 @@ def main() -> None:
                 st.Page("pages/bulk.py", title="Bulk", icon=":material/dataset:"),
             ]
         )
-        st.session_state["backend_choice"] = backend_sidebar()
+        visitor = workspace.current()
+        if visitor is None:  # a sign-in screen, or a deployment setting to fix
+            return
+        st.session_state["workspace"] = visitor
+        st.session_state["backend_choice"] = backend_sidebar(visitor)
         page.run()
     finally:
         _local.inside = False

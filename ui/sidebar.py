@@ -6,7 +6,7 @@ ever says which source was used, never the key.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,14 +14,17 @@ import streamlit as st
 from pydantic import SecretStr
 from streamlit.delta_generator import DeltaGenerator
 
-from storygen import InvalidRequestError
+from storygen import InvalidRequestError, RunDir
 from storygen.backends.config import DEFAULT_MODEL, OPENAI_URL, BackendConfig, keys_from_env
 from storygen.backends.preflight import check_backend
 from storygen.backends.simulated import HANG_FACTOR
 from storygen.core.bounds import TIME_SCALE
 from storygen.core.models import ScriptRequest
 from storygen.core.pricing import is_simulated
-from storygen.core.spend import check_estimate, estimate, priced, unpriced
+from storygen.core.run_caps import RunCaps
+from storygen.core.spend import Estimate, check_estimate, estimate, priced, unpriced
+from ui.settings import secret, setting
+from ui.workspace import Workspace
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
@@ -39,32 +42,75 @@ class BackendChoice:
     key_source: str | None = None
     slots: dict[str, DeltaGenerator] = field(default_factory=dict)
     max_cost: float | None = None  # the spend cap, USD; None: no cap
+    caps: RunCaps | None = None  # a shared deployment's: what one run may ask for
 
-    def estimate_line(self, request: ScriptRequest) -> str | None:
-        """What the run is expected to cost, on a priced model (None: simulated/unpriced)."""
+    def within_caps(
+        self, request: ScriptRequest, show: Callable[[InvalidRequestError], None]
+    ) -> bool:
+        """Whether a shared deployment lets ``request`` run; if not, ``show`` says why next
+        to the field it names (its duration, its batch size or window)."""
+        if self.caps is None:
+            return True
+        try:
+            self.caps.check(request)
+        except InvalidRequestError as exc:
+            show(exc)
+            return False
+        return True
+
+    def estimate_line(self, requests: ScriptRequest | Sequence[ScriptRequest]) -> str | None:
+        """What the run (or runs, together) is expected to cost, on a priced model; None on
+        the simulated LLM or a model without a price."""
         model = self.config.model if self.config is not None else None
         if not model or not priced(model):
             return None
-        return estimate(request, model).line(model)
+        listed = [requests] if isinstance(requests, ScriptRequest) else list(requests)
+        line = Estimate.total([estimate(r, model) for r in listed]).line(model)
+        runs = f", across {len(listed)} runs" if len(listed) > 1 else ""
+        return f"{line[0].upper()}{line[1:]}{runs}."
 
     def within_cap(
-        self,
-        request: ScriptRequest,
-        near_button: DeltaGenerator,
-        model: str | None = None,
-        **done: Any,
+        self, requests: ScriptRequest | Sequence[ScriptRequest], near_button: DeltaGenerator
     ) -> bool:
-        """Whether the run may start under the spend cap: over it (or a cap on a model that
-        cannot be priced), the message goes next to the cap's field, before any call.
-        ``model``: a resumed run's own (default: the sidebar's); ``done``: as ``estimate``."""
-        if model is None and self.config is not None:
-            model = self.config.model
+        """Whether the run (or the runs of a comparison or a bulk run, as one total) may start
+        under the spend cap: over it (or a cap on a model that cannot be priced), the message
+        goes next to the cap's field, before any call."""
+        model = self.config.model if self.config is not None else None
+        listed = [requests] if isinstance(requests, ScriptRequest) else list(requests)
+        return self._under_cap(model, near_button, lambda m: [estimate(r, m) for r in listed])
+
+    def may_resume(self, runs: RunDir | Sequence[RunDir], near_button: DeltaGenerator) -> bool:
+        """``within_cap`` for what saved runs still have to write, on their own model."""
+        listed = [runs] if isinstance(runs, RunDir) else list(runs)
+        if not listed:
+            return True
+        model = str(listed[0].backend_settings().get("model", "")) or None
+
+        def left(model: str) -> list[Estimate]:
+            return [
+                estimate(
+                    run.request(),
+                    model,
+                    done=len(run.load_checkpoint()),
+                    plan_done=run.load_outline() is not None or run.load_bible() is not None,
+                )
+                for run in listed
+            ]
+
+        return self._under_cap(model, near_button, left)
+
+    def _under_cap(
+        self,
+        model: str | None,
+        near_button: DeltaGenerator,
+        estimates: Callable[[str], list[Estimate]],
+    ) -> bool:
         if self.max_cost is None or not model or is_simulated(model):
             return True
         try:
             if not priced(model):
                 raise InvalidRequestError(f"{unpriced(model)}, or set the cap to 0", "max_cost")
-            check_estimate(estimate(request, model, **done), self.max_cost)
+            check_estimate(Estimate.total(estimates(model)), self.max_cost)
         except InvalidRequestError as exc:
             said = InvalidRequestError(str(exc).replace("--max-cost", "the spend cap"), "max_cost")
             self.show(said)
@@ -94,19 +140,11 @@ class BackendChoice:
         return None
 
 
-def _secret(name: str) -> str | None:
-    try:
-        value = st.secrets.get(name)
-    except FileNotFoundError:  # no secrets.toml: the usual case
-        return None
-    return str(value) if value else None
-
-
 def _keys(typed: str) -> tuple[list[SecretStr], str | None]:
     if typed.strip():
         return [SecretStr(typed.strip())], "the field above"
-    if secret := _secret("OPENAI_API_KEY"):
-        return [SecretStr(secret)], "st.secrets"
+    if stored := secret("OPENAI_API_KEY"):
+        return [SecretStr(stored)], "st.secrets"
     if env := keys_from_env():
         return env, "the environment"
     return [], None
@@ -114,7 +152,7 @@ def _keys(typed: str) -> tuple[list[SecretStr], str | None]:
 
 def _cap_default() -> tuple[float, InvalidRequestError | None]:
     """STORYGEN_MAX_COST from st.secrets, else the environment; unset: 0 (no cap)."""
-    text = _secret("STORYGEN_MAX_COST") or os.environ.get("STORYGEN_MAX_COST") or "0"
+    text = setting("STORYGEN_MAX_COST") or "0"
     try:
         value = float(text.strip().removeprefix("$"))
     except ValueError:
@@ -123,6 +161,23 @@ def _cap_default() -> tuple[float, InvalidRequestError | None]:
         return value, None
     said = f"STORYGEN_MAX_COST must be US dollars, 0 or more (got {text!r})"
     return 0.0, InvalidRequestError(said, "max_cost")
+
+
+def _shared_cap(slots: dict[str, DeltaGenerator], most: float) -> float:
+    """A shared deployment's cap: the visitor may lower it, never lift or remove it."""
+    cap = st.number_input(
+        "Spend cap per run (USD)",
+        min_value=0.01,
+        max_value=most,
+        value=most,
+        step=0.05,
+        format="%.2f",
+        key="spend_cap_shared",
+        persist_state="session",
+        help=f"At most ${most:.2f}, set by whoever deployed this dashboard.",
+    )
+    slots["max_cost"] = st.empty()
+    return float(cap)
 
 
 def _spend_cap(slots: dict[str, DeltaGenerator]) -> tuple[float | None, InvalidRequestError | None]:
@@ -192,7 +247,7 @@ def _simulated_fields() -> dict[str, Any]:
 def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], str | None]:
     base_url = st.text_input(
         "Base URL",
-        value=_secret("OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL,
+        value=setting("OPENAI_BASE_URL") or OPENAI_URL,
         key="oa_base_url",
         persist_state="session",
         help="Any OpenAI-compatible server, ending in /v1.",
@@ -200,7 +255,7 @@ def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], st
     slots["base_url"] = st.empty()
     model = st.text_input(
         "Model",
-        value=_secret("STORYGEN_MODEL") or os.environ.get("STORYGEN_MODEL") or DEFAULT_MODEL,
+        value=setting("STORYGEN_MODEL") or DEFAULT_MODEL,
         key="oa_model",
         persist_state="session",
     )
@@ -235,39 +290,86 @@ def _openai_fields(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], st
     return fields, source
 
 
-def backend_sidebar() -> BackendChoice:
-    """Render the backend settings; messages appear right below the field concerned."""
-    slots: dict[str, DeltaGenerator] = {}
-    source: str | None = None
-    with st.sidebar:
-        st.subheader("Backend")
-        kind = st.radio(
-            "LLM",
-            (SIMULATED, OPENAI),
-            key="backend_kind",
-            persist_state="session",
-            help="Simulated: no key, no network, realistic latencies.",
+def _shared_backend() -> tuple[dict[str, Any], str | None]:
+    """A shared deployment calls only the server it was configured with (st.secrets or the
+    environment), or the simulated LLM when none is: a visitor types no URL and no key."""
+    keys, source = _keys("")
+    if not keys:
+        st.caption("Simulated LLM (set by whoever deployed this dashboard).")
+        return _simulated_fields(), None
+    base_url = setting("OPENAI_BASE_URL") or OPENAI_URL
+    model = setting("STORYGEN_MODEL") or DEFAULT_MODEL
+    st.caption(f"{OPENAI} server `{base_url}`, model `{model}`, set by whoever deployed it.")
+    fields = {"kind": "openai", "base_url": base_url, "model": model, "api_keys": keys}
+    return fields, source
+
+
+def _visitor(visitor: Workspace) -> None:
+    """Whose runs these are, and what a run may ask for."""
+    st.subheader("Workspace")
+    if visitor.user is not None:
+        st.caption(f"Signed in as {visitor.user}: your runs only.")
+        st.button("Sign out", key="sign_out", on_click=st.logout)
+    else:
+        st.caption(
+            "Your runs only. Bookmark this page's address to come back to them: anyone "
+            "who has the address sees them too."
         )
-        slots["kind"] = st.empty()
-        if kind == SIMULATED:
-            fields = _simulated_fields()
-            slots["time_scale"] = slots["error_rate"] = slots["kind"]
+    caps = visitor.caps
+    if caps is not None:
+        st.caption(
+            f"Per run: at most {caps.max_duration_s:g} s of video, {caps.max_in_flight} calls "
+            f"in flight and ${caps.max_cost:.2f}."
+        )
+
+
+def _choose(slots: dict[str, DeltaGenerator]) -> tuple[dict[str, Any], str | None]:
+    """The backend a local user picks: the simulated LLM or any OpenAI-compatible server."""
+    kind = st.radio(
+        "LLM",
+        (SIMULATED, OPENAI),
+        key="backend_kind",
+        persist_state="session",
+        help="Simulated: no key, no network, realistic latencies.",
+    )
+    slots["kind"] = st.empty()
+    if kind == SIMULATED:
+        fields = _simulated_fields()
+        slots["time_scale"] = slots["error_rate"] = slots["kind"]
+        return fields, None
+    return _openai_fields(slots)
+
+
+def backend_sidebar(visitor: Workspace | None = None) -> BackendChoice:
+    """Render the backend settings; messages appear right below the field concerned."""
+    visitor = visitor or Workspace()
+    slots: dict[str, DeltaGenerator] = {}
+    with st.sidebar:
+        if visitor.shared:
+            _visitor(visitor)
+        st.subheader("Backend")
+        if visitor.caps is not None:
+            slots["kind"] = st.empty()
+            fields, source = _shared_backend()
         else:
-            fields, source = _openai_fields(slots)
+            fields, source = _choose(slots)
         try:
             config: BackendConfig | None = BackendConfig.build_config(**fields)
             problem = None
         except InvalidRequestError as exc:
             config, problem = None, exc
-        max_cost, cap_problem = _spend_cap(slots)
-        problem = problem or cap_problem
-        if problem is None and kind == OPENAI and not source:
+        if visitor.caps is not None:
+            max_cost: float | None = visitor.caps.cost(_shared_cap(slots, visitor.caps.max_cost))
+        else:
+            max_cost, cap_problem = _spend_cap(slots)
+            problem = problem or cap_problem
+        if problem is None and fields["kind"] == "openai" and not source:
             problem = InvalidRequestError(
                 "no API key: enter one, put OPENAI_API_KEY in .streamlit/secrets.toml, "
                 "or set OPENAI_API_KEY",
                 "api_keys",
             )
-        choice = BackendChoice(config, problem, source, slots, max_cost)
+        choice = BackendChoice(config, problem, source, slots, max_cost, visitor.caps)
         if problem is not None:
             choice.show(problem, warn=True)
     return choice

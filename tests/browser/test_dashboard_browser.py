@@ -53,8 +53,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port, on a fresh run store."""
+def app_url(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port, on a fresh run store; parametrized
+    indirectly, its param is extra environment for the app (e.g. STORYGEN_SHARED)."""
     port = _free_port()
     work = tmp_path_factory.mktemp("dashboard")
     log = (work / "streamlit.log").open("wb")
@@ -77,7 +80,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "none",
         ],
         cwd=ROOT,
-        env={**os.environ, "STORYGEN_RUNS_DIR": str(work / "runs")},
+        env={
+            **os.environ,
+            "STORYGEN_RUNS_DIR": str(work / "runs"),
+            **getattr(request, "param", {}),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -14,7 +14,7 @@ from storygen.jobs import worker
 from storygen.runner import plan as planning
 from ui import live, results, state
 from ui.actions import action
-from ui.forms import request_form
+from ui.forms import prefill, request_form
 from ui.shell import ensure_shell
 
 ensure_shell()
@@ -28,6 +28,9 @@ st.caption(
     "Every run meets the same simulated latencies, so the differences come from scheduling alone."
 )
 
+job = state.job("compare")  # the address's after a reload: its request fills the form
+if job is not None:
+    prefill("cmp", job.lanes[0].request, state.watched_id("compare") or "")
 form = request_form("cmp", scheduling=False)
 keep: dict[str, Any] = {"persist_state": "session"}
 batched, windowed, outline, pipelined = st.columns(4)
@@ -118,7 +121,6 @@ def _allowed(request: ScriptRequest, plan: list[planning.PlanEntry]) -> bool:
     return False
 
 
-job = state.job("compare")
 plan = planning.comparison_plan(
     sizes, windows, outlines, pipes, hedged=hedged, adaptive_max=int(adaptive_max)
 )

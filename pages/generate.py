@@ -9,7 +9,7 @@ from storygen import InvalidRequestError, RunDir, ScriptRequest
 from storygen.jobs import worker
 from ui import live, results, state
 from ui.actions import action
-from ui.forms import request_form
+from ui.forms import prefill, request_form
 from ui.shell import ensure_shell
 
 
@@ -37,11 +37,13 @@ def _saved(run_id: str) -> None:
         st.info(f"Run {run_id[:64]} is not among your runs: it was deleted, or is someone else's.")
         return
     with action(st.empty()):  # its files gone while drawn: one line, not an error page
-        info = run_dir.info()
-        if info.status == "running":
-            st.caption("This run is being written by another process, or was stopped by a restart.")
+        info, holder = run_dir.info(), run_dir.in_use()
+        if holder is not None:
+            st.caption(f"This run is being written by {holder}: reload when it is done.")
         elif info.status != "finished":
-            st.warning(info.error or info.status, icon=":material/cancel:")
+            stopped = "it stopped before it finished (the app restarted)"
+            said = info.error if info.status != "running" else stopped
+            st.warning(said or info.status, icon=":material/cancel:")
             _resume_button(run_dir)
         results.run_view(run_dir, key="gen")
 
@@ -54,6 +56,12 @@ st.caption(
     "Every finished scene is saved at once, so a failed or cancelled run can be resumed."
 )
 
+job = state.job("generate")  # the address's after a reload: its request fills the form
+if job is not None:
+    prefill("gen", job.lanes[0].request, state.watched_id("generate") or "")
+elif (watched := state.watched_id("generate")) and (saved := state.store().own(watched)):
+    with action(st.empty()):  # deleted meanwhile: said below
+        prefill("gen", saved.request(), watched)
 form = request_form("gen")
 with st.expander("Simulate a failure (to try Resume)"):
     fail_scene = st.number_input(
@@ -72,7 +80,6 @@ except InvalidRequestError:
 if planned:
     st.caption(planned)
 
-job = state.job("generate")
 clicked = st.button("Write the script", type="primary", disabled=state.running("generate"))
 near_button = st.empty()
 if clicked:

@@ -55,6 +55,31 @@ def _lag_allowance(prefix: str) -> int | None:
     return int(allowance) or None
 
 
+def prefill(prefix: str, request: ScriptRequest, origin: str) -> None:
+    """Show ``request`` in the form ``prefix`` draws next, once per ``origin`` (a run or job
+    id): a page re-attached after a reload shows what its run was asked, and what is typed
+    afterwards is kept."""
+    done = f"_{prefix}_filled_from"
+    if st.session_state.get(done) == origin:
+        return
+    st.session_state[done] = origin
+    values: dict[str, Any] = {
+        "idea": request.idea,
+        "style": request.style,
+        "language": request.language,
+        "strategy": request.strategy,
+        "concurrency": request.concurrency,
+        "lag_allowance": request.lag_allowance or 0,
+        "seed": request.seed,
+        "bible": request.bible,
+        "repair": request.repair,
+    }
+    if request.duration_s == int(request.duration_s):  # the field holds whole seconds
+        values["duration"] = int(request.duration_s)
+    for name, value in values.items():
+        st.session_state[f"{prefix}_{name}"] = value
+
+
 def request_form(prefix: str, *, scheduling: bool = True) -> RequestForm:
     """Idea, style, language, duration (and strategy with its size when ``scheduling``),
     the seed, and the story bible and repair switches."""

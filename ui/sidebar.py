@@ -27,6 +27,7 @@ from ui.settings import secret, setting
 from ui.workspace import Workspace
 
 SIMULATED, OPENAI = "Simulated", "OpenAI-compatible"
+SHARED_MAX_SCALE = 1.0  # a shared dashboard's slowest simulated time scale: real speed
 SEQUENTIAL_SCENES = 75  # a 10-minute video, for the time-scale hint
 MEDIAN_CALL_S = 8.0
 # "Simulate hung calls": a provider's heavy tail, as in issue 10's benchmarks
@@ -198,11 +199,13 @@ def _spend_cap(slots: dict[str, DeltaGenerator]) -> tuple[float | None, InvalidR
     return (float(cap) or None), problem
 
 
-def _simulated_fields() -> dict[str, Any]:
+def _simulated_fields(most: float = float(TIME_SCALE.high)) -> dict[str, Any]:
+    """``most``: the slowest time scale allowed (a shared dashboard: real speed, so that no
+    visitor ties a worker up for hours)."""
     scale = st.number_input(
         "Time scale",
         min_value=float(TIME_SCALE.low),
-        max_value=float(TIME_SCALE.high),
+        max_value=most,
         value=0.01,
         step=0.005,
         format="%.4f",
@@ -296,7 +299,7 @@ def _shared_backend() -> tuple[dict[str, Any], str | None]:
     keys, source = _keys("")
     if not keys:
         st.caption("Simulated LLM (set by whoever deployed this dashboard).")
-        return _simulated_fields(), None
+        return _simulated_fields(SHARED_MAX_SCALE), None
     base_url = setting("OPENAI_BASE_URL") or OPENAI_URL
     model = setting("STORYGEN_MODEL") or DEFAULT_MODEL
     st.caption(f"{OPENAI} server `{base_url}`, model `{model}`, set by whoever deployed it.")

@@ -45,6 +45,7 @@ def _said_after(at: AppTest, label: str) -> str:
 
 def test_a_video_longer_than_the_cap_is_refused_next_to_its_field(shared: Path) -> None:
     at = _open()
+    assert at.number_input(key="sim_time_scale").max == 1.0  # real speed at the slowest
     at.number_input(key="sim_time_scale").set_value(FAST).run()
     at.number_input(key="gen_duration").set_value(1200)
     at.button[0].click().run()
@@ -85,6 +86,19 @@ def test_bulk_rows_over_the_caps_are_rejected_and_the_budget_bounded(shared: Pat
     at.number_input(key="bulk_max_in_flight").set_value(40).run()
     said = _said_after(at, "Max calls in flight")
     assert said == "this shared dashboard allows at most 10 calls in flight (got 40)"
+    assert at.button(key="bulk_run").disabled
+
+    at.number_input(key="bulk_max_in_flight").set_value(10).run()
+    ideas = "idea,duration_s,concurrency\nA long saga,1200,\nA wide one,64,20\nA short one,16,\n"
+    at.file_uploader(key="bulk_file").set_value(("i.csv", ideas.encode(), "text/csv")).run()
+    (table,) = [d.value for d in at.dataframe if "check" in d.value.columns]
+    checks = table.set_index("row")["check"].to_dict()
+    assert checks == {
+        2: "this shared dashboard writes videos of at most 600 s (got 1200 s)",
+        3: "this shared dashboard allows at most 10 calls in flight per run (got 20)",
+        4: "OK",
+    }
+    assert not at.button(key="bulk_run").disabled  # the row within the caps still runs
 
 
 def test_the_backend_is_fixed_and_the_key_never_shown(

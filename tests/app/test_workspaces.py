@@ -10,7 +10,7 @@ import pytest
 from _dashboard import APP, FAST, poll, texts
 from streamlit.testing.v1 import AppTest
 
-from storygen import RunStore, ScriptRequest, SimulatedBackend, generate
+from storygen import RunFailedError, RunStore, ScriptRequest, SimulatedBackend, generate
 from storygen.store.run_store import WORKSPACES
 
 RUNS, GENERATE = "pages/runs.py", "pages/generate.py"
@@ -81,6 +81,9 @@ def test_a_reload_comes_back_to_the_workspace_and_the_finished_run(shared: Path)
     ws = a.query_params["ws"]
     run = write(a, IDEA_A)
     reloaded = visit(GENERATE, ws=ws, run=run)
+    assert reloaded.text_area(key="gen_idea").value == IDEA_A  # the form shows what it asked
+    reloaded.text_area(key="gen_idea").set_value("A new idea, typed after the reload").run()
+    assert reloaded.text_area(key="gen_idea").value == "A new idea, typed after the reload"
     assert reloaded.query_params["ws"] == ws
     assert reloaded.query_params["run"] == run
     assert IDEA_A in " ".join(texts(reloaded))  # its script, from the run store
@@ -92,6 +95,7 @@ def test_a_reload_comes_back_to_the_workspace_and_the_finished_run(shared: Path)
 def test_a_reload_mid_run_reattaches_to_progress_and_cancel(shared: Path) -> None:
     a = visit(time_scale=1.0)  # 75 scenes of ~8 s: running for the whole test
     ws = a.query_params["ws"]
+    a.text_area(key="gen_idea").set_value(IDEA_B)
     a.number_input(key="gen_duration").set_value(600)
     a.number_input(key="gen_concurrency").set_value(1)
     a.button[0].click().run()
@@ -101,6 +105,10 @@ def test_a_reload_mid_run_reattaches_to_progress_and_cancel(shared: Path) -> Non
 
     reloaded = visit(GENERATE, time_scale=1.0, ws=ws, run=run)
     assert reloaded.session_state["job_generate"] is job  # the same job, not a copy
+    assert reloaded.text_area(key="gen_idea").value == IDEA_B  # not the default idea
+    assert reloaded.number_input(key="gen_duration").value == 600
+    assert reloaded.number_input(key="gen_concurrency").value == 1
+    assert not reloaded.warning, [w.value for w in reloaded.warning]
     assert reloaded.button(key="gen_cancel").label == "Cancel"
     assert any("scenes written" in p.proto.text for p in reloaded.get("progress"))
     reloaded.button(key="gen_cancel").click().run()
@@ -202,8 +210,41 @@ def test_a_reload_of_compare_shows_the_comparison_it_ran(shared: Path) -> None:
     comparison = a.query_params["comparison"]
     reloaded = visit("pages/compare.py", ws=ws, comparison=comparison)
     assert reloaded.session_state["job_compare"] is job
+    assert reloaded.number_input(key="cmp_duration").value == 40  # what it was asked
     assert "Lanes" in [h.value for h in reloaded.subheader]
 
     other = visit("pages/compare.py", comparison=comparison)  # not this visitor's
     assert "job_compare" not in other.session_state
     assert any("is not running in this app any more" in i.value for i in other.info)
+
+
+def test_after_a_restart_the_address_shows_the_run_from_disk_and_resumes_it(shared: Path) -> None:
+    ws = "restart-0123456789"
+    store = RunStore(shared).workspace(ws)
+    with pytest.raises(RunFailedError):  # failed at scene 3 in a process that is gone
+        generate(ScriptRequest(idea=IDEA_A, duration_s=40), SimulatedBackend(time_scale=FAST,
+                 fail_scenes=[3]), store=store)  # fmt: skip
+    (info,) = store.list()
+    at = visit(GENERATE, ws=ws, run=info.run_id)
+    assert "job_generate" not in at.session_state  # no job of this app: the files say it all
+    assert at.text_area(key="gen_idea").value == IDEA_A
+    assert any("scene 3 failed" in w.value for w in at.warning)
+    at.button(key="gen_resume").click().run()
+    poll(at, _finished)
+    assert store.own(info.run_id).status()["status"] == "finished"  # type: ignore[union-attr]
+
+
+def test_a_run_left_running_by_a_killed_app_is_offered_resume(shared: Path) -> None:
+    ws = "killed-0123456789"
+    store = RunStore(shared).workspace(ws)
+    run = store.create(ScriptRequest(idea=IDEA_B, duration_s=24), {"kind": "simulated"})
+    assert run.status()["status"] == "running" and run.in_use() is None  # nobody writes it
+    at = visit(GENERATE, ws=ws, run=run.run_id)
+    assert [w.value for w in at.warning] == ["it stopped before it finished (the app restarted)"]
+    with run.writer():  # now somebody does: no Resume, who it is instead
+        busy = visit(GENERATE, ws=ws, run=run.run_id)
+        assert any("This run is being written by process" in c.value for c in busy.caption)
+        assert "gen_resume" not in [b.key for b in busy.button]
+    at.button(key="gen_resume").click().run()
+    poll(at, _finished)
+    assert run.status()["status"] == "finished"

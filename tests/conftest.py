@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -37,6 +38,17 @@ class FaultyBackend(SimulatedBackend):
         make = self.faults.get((task.index, attempt))
         if make is not None:
             raise make()
+        return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
+
+
+class BusyMachine(SimulatedBackend):
+    """Each call first holds the event loop for 30 ms, as other work on the machine's cores
+    would: the drawn latencies, and so the ideal schedule, are unchanged."""
+
+    async def write_scene(  # type: ignore[override]
+        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
+    ) -> Generation[SceneDraft]:
+        time.sleep(0.03)  # the machine's other work, not a wait for anything
         return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 

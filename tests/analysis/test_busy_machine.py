@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import time
+from conftest import BusyMachine
 
 from storygen import ScriptRequest, SimulatedBackend, generate
 from storygen.analysis import frames
 from storygen.analysis.display import BUSY, busy_note
-from storygen.core.models import SceneDraft
-from storygen.core.tasks import Generation, SceneTask
 from storygen.scheduling.ideal import ideal_of
-
-
-class BusyMachine(SimulatedBackend):
-    """Each call first holds the event loop for 30 ms, as other work on the machine's cores
-    would: the drawn latencies, and so the ideal schedule, are unchanged."""
-
-    async def write_scene(  # type: ignore[override]
-        self, task: SceneTask, *, attempt: int, feedback: str | None = None, hedge: int = 0
-    ) -> Generation[SceneDraft]:
-        time.sleep(0.03)  # the machine's other work, not a wait for anything
-        return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
 
 
 def _request() -> ScriptRequest:

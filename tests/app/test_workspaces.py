@@ -248,3 +248,15 @@ def test_a_run_left_running_by_a_killed_app_is_offered_resume(shared: Path) -> N
     at.button(key="gen_resume").click().run()
     poll(at, _finished)
     assert run.status()["status"] == "finished"
+
+
+def test_shared_true_in_the_secrets_switches_shared_mode_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("STORYGEN_SHARED", raising=False)
+    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["shared"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert "ws" in at.query_params and "Workspace" in [h.value for h in at.sidebar.subheader]

@@ -59,9 +59,9 @@ st.caption(
 job = state.job("generate")  # the address's after a reload: its request fills the form
 if job is not None:
     prefill("gen", job.lanes[0].request, state.watched_id("generate") or "")
-elif (watched := state.watched_id("generate")) and (saved := state.store().own(watched)):
+elif (watched := state.watched_id("generate")) and (on_disk := state.store().own(watched)):
     with action(st.empty()):  # deleted meanwhile: said below
-        prefill("gen", saved.request(), watched)
+        prefill("gen", on_disk.request(), watched)
 form = request_form("gen")
 with st.expander("Simulate a failure (to try Resume)"):
     fail_scene = st.number_input(

@@ -361,8 +361,10 @@ def backend_sidebar(visitor: Workspace | None = None) -> BackendChoice:
             problem = None
         except InvalidRequestError as exc:
             config, problem = None, exc
-        if visitor.caps is not None:
-            max_cost: float | None = visitor.caps.cost(_shared_cap(slots, visitor.caps.max_cost))
+        if visitor.caps is not None and fields["kind"] == "simulated":
+            max_cost: float | None = None  # the simulated LLM costs nothing
+        elif visitor.caps is not None:
+            max_cost = visitor.caps.cost(_shared_cap(slots, visitor.caps.max_cost))
         else:
             max_cost, cap_problem = _spend_cap(slots)
             problem = problem or cap_problem

@@ -46,6 +46,7 @@ def _said_after(at: AppTest, label: str) -> str:
 def test_a_video_longer_than_the_cap_is_refused_next_to_its_field(shared: Path) -> None:
     at = _open()
     assert at.number_input(key="sim_time_scale").max == 1.0  # real speed at the slowest
+    assert "spend_cap_shared" not in [n.key for n in at.sidebar.number_input]  # costs nothing
     at.number_input(key="sim_time_scale").set_value(FAST).run()
     at.number_input(key="gen_duration").set_value(1200)
     at.button[0].click().run()

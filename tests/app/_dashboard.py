@@ -15,18 +15,45 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 FAST = 0.002  # a simulated call then takes ~16 ms
 
 
-def open_app(
-    monkeypatch: pytest.MonkeyPatch, runs: Path, *, time_scale: float = FAST, page: str = ""
-) -> AppTest:
-    """The app on a temporary run store, at a fast simulated time scale, on ``page``."""
-    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(runs))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def visit(page: str = "", *, time_scale: float = FAST, **params: str) -> AppTest:
+    """A new browser session (a first visit, or a reload) with ``params`` in the page address,
+    at a fast simulated time scale, on ``page``."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
     assert not at.exception, at.exception
     at.number_input(key="sim_time_scale").set_value(time_scale).run()
     if page:
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def open_app(
+    monkeypatch: pytest.MonkeyPatch, runs: Path, *, time_scale: float = FAST, page: str = ""
+) -> AppTest:
+    """The app on a temporary run store, at a fast simulated time scale, on ``page``."""
+    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(runs))
+    return visit(page, time_scale=time_scale)
+
+
+def shared_mode(monkeypatch: pytest.MonkeyPatch, runs: Path) -> Path:
+    """A shared deployment on the simulated LLM (no key anywhere), its run store ``runs``,
+    every cap at its default."""
+    for name in (
+        "OPENAI_API_KEY",
+        "STORYGEN_API_KEYS",
+        "OPENAI_BASE_URL",
+        "STORYGEN_MODEL",
+        "STORYGEN_MAX_COST",
+        "STORYGEN_MAX_DURATION_S",
+        "STORYGEN_MAX_IN_FLIGHT",
+    ):
+        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    monkeypatch.setenv("STORYGEN_SHARED", "1")
+    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(runs))
+    return runs
 
 
 def poll(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 30.0) -> AppTest:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _dashboard import APP, FAST, shown_after, texts
+from _dashboard import APP, FAST, shared_mode, shown_after, texts
 from conftest import Serve
 from streamlit.testing.v1 import AppTest
 
@@ -18,14 +18,7 @@ KEY = "sk-shared-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("OPENAI_API_KEY", "STORYGEN_API_KEYS", "OPENAI_BASE_URL", "STORYGEN_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("STORYGEN_MAX_COST", "STORYGEN_MAX_DURATION_S", "STORYGEN_MAX_IN_FLIGHT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STORYGEN_SHARED", "1")
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(runs))
-    return runs
+    return shared_mode(monkeypatch, tmp_path / "runs")
 
 
 def _open(page: str = "") -> AppTest:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _dashboard import APP, FAST, poll, texts
+from _dashboard import APP, FAST, poll, shared_mode, texts, visit
 from streamlit.testing.v1 import AppTest
 
 from storygen import RunFailedError, RunStore, ScriptRequest, SimulatedBackend, generate
@@ -20,27 +20,7 @@ IDEA_B = "Two robots open a tea shop on the moon"
 
 @pytest.fixture
 def shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("OPENAI_API_KEY", "STORYGEN_API_KEYS", "STORYGEN_MAX_COST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STORYGEN_SHARED", "1")
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("STORYGEN_RUNS_DIR", str(runs))
-    return runs
-
-
-def visit(page: str = "", *, time_scale: float = FAST, **params: str) -> AppTest:
-    """A new browser session (a first visit or a reload), at ``page`` with ``params`` in the
-    address."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    at.number_input(key="sim_time_scale").set_value(time_scale).run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return shared_mode(monkeypatch, tmp_path / "runs")
 
 
 def _finished(at: AppTest) -> bool:

@@ -163,6 +163,6 @@ elif job is not None:
         live.live_lanes(job)
     else:
         live.lanes(job)
-        if job.status == "cancelled":
-            st.caption("Cancelled runs keep their finished scenes: Runs resumes each one.")
+        if job.status in ("cancelled", "capped"):
+            st.caption("Stopped runs keep their finished scenes: Runs resumes each one.")
         results.comparison_view(job.scripts(), job.baseline, job.lanes[0].request, key="cmp")

@@ -116,8 +116,8 @@ elif job is not None:
         saved = lane.run_dir.load_script() if lane.run_dir else None
         results.script_view(saved or lane.result, key="gen", run=lane.run_dir)
     else:
-        if lane.cancelled:
-            st.warning(lane.note or "cancelled", icon=":material/cancel:")
+        if lane.cancelled or lane.capped:  # interrupted on disk: every finished scene kept
+            st.warning(lane.note or lane.status, icon=":material/cancel:")
         else:
             st.error(lane.error or "the run failed")
         if lane.run_dir is not None:

@@ -93,6 +93,8 @@ def lane_row(lane: Lane) -> None:
         state.markdown(f":red[:material/error:] failed at {done}/{total}")
     elif lane.status == "cancelled":
         state.markdown(f":orange[:material/cancel:] cancelled at {done}/{total}")
+    elif lane.status == "capped":
+        state.markdown(f":orange[:material/savings:] spend cap reached at {done}/{total}")
     else:
         group = f" · batch {snap.current_group}" if snap.current_group else ""
         state.markdown(f"{done}/{total}{group}{backups} · ETA {_eta(snap.eta_s)}")

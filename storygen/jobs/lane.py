@@ -14,7 +14,7 @@ from storygen.core.secrets import masked
 from storygen.engine.events import ProgressTracker, Snapshot
 from storygen.store import RunDir
 
-Status = Literal["running", "finished", "failed", "cancelled"]
+Status = Literal["running", "finished", "failed", "cancelled", "capped"]
 
 
 class Lane:
@@ -39,6 +39,7 @@ class Lane:
         self.error: str | None = None
         self.failed_scene: int | None = None
         self.cancelled = False
+        self.capped = False  # stopped by the spend cap: interrupted on disk, resumable
         self.note: str | None = None  # a cancelled lane's "cancelled: 4 of 10 scenes kept; ..."
         self._secrets = tuple(s for s in secrets if s)
         self._done = threading.Event()
@@ -53,6 +54,8 @@ class Lane:
             return "running"
         if self.cancelled:
             return "cancelled"
+        if self.capped:
+            return "capped"
         return "failed" if self.error is not None else "finished"
 
     def snapshot(self) -> Snapshot:
@@ -75,6 +78,12 @@ class Lane:
 
     def fail(self, message: str, scene_index: int | None = None) -> None:
         self.error, self.failed_scene = masked(message, self._secrets), scene_index
+        self._done.set()
+
+    def stop_at_cap(self, message: str) -> None:
+        """The spend cap stopped the run: "interrupted" on disk with every finished scene, as
+        a Cancel leaves it; ``message`` says what was spent."""
+        self.note, self.capped = message, True
         self._done.set()
 
     def cancel(self) -> None:

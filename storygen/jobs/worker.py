@@ -23,7 +23,7 @@ from storygen.backends.factory import build_backend
 from storygen.core.errors import RunFailedError
 from storygen.core.labels import Baseline, request_label
 from storygen.core.models import Script, ScriptRequest
-from storygen.core.spend import SpendCap
+from storygen.core.spend import SpendCap, SpendCapReached
 from storygen.engine.events import Subscriber
 from storygen.jobs.child import Child, ChildJob
 from storygen.jobs.lane import Lane, Status
@@ -87,6 +87,8 @@ class Job(ChildJob):
             lane.finish(message[2])
         elif kind == "cancelled":
             lane.cancel()
+        elif kind == "capped":
+            lane.stop_at_cap(message[2])
         else:
             lane.fail(message[2], message[3])
 
@@ -111,7 +113,9 @@ class Job(ChildJob):
             return "running"
         if any(lane.error for lane in self.lanes):
             return "failed"
-        return "cancelled" if any(lane.cancelled for lane in self.lanes) else "finished"
+        if any(lane.cancelled for lane in self.lanes):
+            return "cancelled"
+        return "capped" if any(lane.capped for lane in self.lanes) else "finished"
 
     def scripts(self) -> list[Script]:
         return [lane.result for lane in self.lanes if lane.result is not None]
@@ -149,6 +153,9 @@ class _LanesChild(Child):
         try:
             lane = task.lane(lambda event: self.send(("event", i, event)), self._spend)
             script = await run_lane(lane)
+        except SpendCapReached as exc:  # said as the app names the cap: the sidebar's field
+            said = str(exc).replace("a higher --max-cost", "a higher spend cap")
+            self.send(("capped", i, said.replace("--max-cost", "the spend cap")))
         except RunFailedError as exc:
             self.send(("failed", i, str(exc), exc.scene_index))
         except Exception as exc:

@@ -84,7 +84,10 @@ def test_the_job_carries_the_cap_into_the_run(serve: Serve, tmp_path: Path) -> N
     job = start_generate(request, config, store=RunStore(tmp_path), max_cost=0.0004)
     assert job.wait(60)
     lane = job.lanes[0]
-    assert lane.error is not None and "spend cap reached" in lane.error
+    assert lane.status == "capped" and lane.error is None  # stopped, not failed
+    assert lane.note is not None and lane.note.startswith("spend cap reached: spent $")
+    assert "resume with a higher the spend cap" not in lane.note  # the app's words
+    assert lane.note.endswith("resume with a higher spend cap to finish")
     assert lane.run_dir is not None
     kept = len(lane.run_dir.load_checkpoint())
     assert lane.run_dir.status()["status"] == "interrupted" and 1 <= kept < 6

@@ -58,8 +58,10 @@ def test_a_comparison_shares_one_cap_and_its_lanes_resume_without_it(
     assert job.wait(60)
     runs = [lane.run_dir for lane in job.lanes if lane.run_dir is not None]
     assert len(runs) == len(PLAN)
-    for lane in job.lanes:  # each lane says so, as a generate job at its cap does
-        assert lane.error is not None and "spend cap reached" in lane.error, lane.error
+    assert job.status == "capped"
+    for lane in job.lanes:  # each lane stopped, not failed, and says so in the app's words
+        assert lane.status == "capped" and lane.error is None, lane.error
+        assert lane.note is not None and lane.note.startswith("spend cap reached"), lane.note
     assert {run.status()["status"] for run in runs} == {"interrupted"}
     costs = [c for run in runs for c in _costs(run)]
     assert len(server.state.requests) == len(costs) < 2 * REQUEST.scene_count  # each kept

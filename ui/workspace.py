@@ -70,7 +70,8 @@ def _signed_in() -> Workspace | None:
         st.button("Sign in", type="primary", on_click=st.login, args=(provider,))
         return None
     who = str(st.user.get("email") or st.user.get("sub") or st.user.get("name") or "")
-    digest = hashlib.sha256(who.encode()).hexdigest()[:24]  # a folder name, never the email
+    # a folder name, never the email; one workspace however the provider cases the address
+    digest = hashlib.sha256(who.strip().lower().encode()).hexdigest()[:24]
     return Workspace(f"user-{digest}", who or None)
 
 

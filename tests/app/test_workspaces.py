@@ -151,7 +151,7 @@ def test_signed_in_visitors_work_in_their_own_workspace(shared: Path) -> None:
     write(ann, IDEA_A)
     (folder,) = (shared / WORKSPACES).iterdir()
     assert folder.name.startswith("user-") and "ann" not in folder.name
-    again = signed({"is_logged_in": True, "email": "ann@example.com"}).switch_page(RUNS).run()
+    again = signed({"is_logged_in": True, "email": "Ann@Example.com"}).switch_page(RUNS).run()
     assert again.dataframe[0].value["idea"].tolist() == [IDEA_A]
     bob = signed({"is_logged_in": True, "email": "bob@example.com"}).switch_page(RUNS).run()
     assert any("No runs yet" in i.value for i in bob.info)

@@ -69,10 +69,17 @@ def _signed_in() -> Workspace | None:
         st.info("This dashboard is shared: sign in to see your own runs.")
         st.button("Sign in", type="primary", on_click=st.login, args=(provider,))
         return None
-    who = str(st.user.get("email") or st.user.get("sub") or st.user.get("name") or "")
+    who = str(st.user.get("email") or st.user.get("sub") or "").strip()
+    if not who:  # every such visitor would share one workspace
+        st.error(
+            "Your sign-in gave neither an email nor a subject id, so your runs cannot be told "
+            "from anyone else's: ask whoever deployed this dashboard to request the email scope.",
+            icon=":material/error:",
+        )
+        return None
     # a folder name, never the email; one workspace however the provider cases the address
     digest = hashlib.sha256(who.strip().lower().encode()).hexdigest()[:24]
-    return Workspace(f"user-{digest}", who or None)
+    return Workspace(f"user-{digest}", who)
 
 
 def _from_address() -> str:

@@ -155,6 +155,10 @@ def test_signed_in_visitors_work_in_their_own_workspace(shared: Path) -> None:
     assert again.dataframe[0].value["idea"].tolist() == [IDEA_A]
     bob = signed({"is_logged_in": True, "email": "bob@example.com"}).switch_page(RUNS).run()
     assert any("No runs yet" in i.value for i in bob.info)
+    nameless = signed({"is_logged_in": True, "name": "Ann"})  # no email, no subject id
+    assert not nameless.exception, nameless.exception
+    assert "neither an email nor a subject id" in nameless.error[0].value
+    assert not nameless.text_area  # no page: whose runs would it show?
 
 
 IDEAS = "idea,duration_s,strategy,concurrency\nA fox opens a bakery,16,windowed,2\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from _dashboard import open_app, shown_after
 from conftest import Serve
+from streamlit.testing.v1 import AppTest
 
 from storygen import RunStore
 from storygen.backends.config import BackendConfig
@@ -92,3 +93,54 @@ def test_the_job_carries_the_cap_into_the_run(serve: Serve, tmp_path: Path) -> N
     kept = len(lane.run_dir.load_checkpoint())
     assert lane.run_dir.status()["status"] == "interrupted" and 1 <= kept < 6
     assert len(server.state.requests) == kept
+
+
+def _openai(monkeypatch: pytest.MonkeyPatch, runs: Path, url: str, page: str) -> AppTest:
+    at = open_app(monkeypatch, runs, page=page)
+    at.sidebar.radio[0].set_value("OpenAI-compatible").run()
+    at.text_input(key="oa_base_url").set_value(url)
+    at.text_input(key="oa_model").set_value(MODEL)
+    at.number_input(key="spend_cap").set_value(0.001).run()
+    return at
+
+
+def test_a_comparison_is_estimated_in_total_and_refused_over_the_cap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, serve: Serve
+) -> None:
+    server = serve()
+    runs = tmp_path / "runs"
+    at = _openai(monkeypatch, runs, server.url, "pages/compare.py")
+    at.number_input(key="cmp_duration").set_value(48)
+    at.multiselect(key="cmp_batched").set_value([3, 5]).run()  # no paid sequential run
+    lanes = [ScriptRequest(idea=at.text_area[0].value, duration_s=48, strategy="batched",
+                           concurrency=size) for size in (3, 5)]  # fmt: skip
+    total = sum(estimate(r, MODEL).usd or 0.0 for r in lanes)
+    calls = sum(estimate(r, MODEL).calls for r in lanes)
+    line = f"Estimated cost on {MODEL}: ${total:.4f} for {calls} calls at most, across 2 runs."
+    assert line in [c.value for c in at.caption], [c.value for c in at.caption]
+
+    [run] = [b for b in at.button if b.label == "Run comparison"]
+    run.click().run()
+    assert not at.exception, at.exception
+    said = shown_after(at.sidebar, CAP)
+    assert said.value == f"estimated ${total:.4f} for {calls} calls is over the spend cap $0.0010"
+    assert server.state.requests == [] and RunStore(runs).list() == []
+    assert "job_compare" not in at.session_state
+
+
+def test_a_bulk_run_is_estimated_in_total_and_refused_over_the_cap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, serve: Serve
+) -> None:
+    server = serve()
+    runs = tmp_path / "runs"
+    at = _openai(monkeypatch, runs, server.url, "pages/bulk.py")
+    ideas = "idea,duration_s\nA robot paints,48\nA cat sails,24\n"
+    at.file_uploader(key="bulk_file").set_value(("i.csv", ideas.encode(), "text/csv")).run()
+    at.button(key="bulk_run").click().run()
+    assert not at.exception, at.exception
+    said = shown_after(at.sidebar, CAP)
+    assert said.value.startswith("estimated $") and said.value.endswith(
+        "is over the spend cap $0.0010"
+    )
+    assert server.state.requests == []  # not one request
+    assert not (runs / "bulk").exists()  # and no bulk folder left behind

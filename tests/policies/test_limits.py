@@ -11,19 +11,39 @@ import pytest
 from storygen.policies.limits import KeyPool, RateLimiter
 
 
-async def test_rpm_spaces_requests_evenly_and_never_bursts() -> None:
-    limiter = RateLimiter(rpm=10, window_s=0.5, margin=0.0, margin_s=0.0)
+class VirtualClock:
+    """Time that passes only when the limiter sleeps: what it decides, never how late the
+    machine let a coroutine run (under load two sends can land microseconds apart)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._yield = asyncio.sleep
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await self._yield(0)  # still a real suspension point: the others run meanwhile
+
+
+async def test_rpm_spaces_requests_evenly_and_never_bursts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = VirtualClock()
+    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
+    limiter = RateLimiter(rpm=10, window_s=0.5, margin=0.0, margin_s=0.0, clock=clock)
     sent: list[float] = []
 
     async def one() -> None:
         await limiter.acquire()
-        sent.append(time.monotonic())
+        sent.append(clock())
 
     await asyncio.gather(*(one() for _ in range(12)))
     gaps = [b - a for a, b in itertools.pairwise(sent)]
-    assert min(gaps) >= 0.05 * 0.9  # window / rpm, less timer granularity
+    assert min(gaps) == pytest.approx(0.05)  # window / rpm, every time
     # any window of 0.5 s holds at most 10 requests
-    assert all(sent[i + 10] - sent[i] >= 0.5 * 0.98 for i in range(len(sent) - 10))
+    assert all(sent[i + 10] - sent[i] >= 0.5 - 1e-9 for i in range(len(sent) - 10))
 
 
 async def test_tpm_spaces_by_tokens_and_settles_to_actual_usage() -> None:

@@ -46,13 +46,16 @@ async def test_rpm_spaces_requests_evenly_and_never_bursts(
     assert all(sent[i + 10] - sent[i] >= 0.5 - 1e-9 for i in range(len(sent) - 10))
 
 
-async def test_tpm_spaces_by_tokens_and_settles_to_actual_usage() -> None:
-    limiter = RateLimiter(tpm=1000, window_s=1.0, margin=0.0, margin_s=0.0)
-    booked = await limiter.acquire(500)  # half the budget: the next waits ~0.5 s
+async def test_tpm_spaces_by_tokens_and_settles_to_actual_usage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = VirtualClock()
+    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
+    limiter = RateLimiter(tpm=1000, window_s=1.0, margin=0.0, margin_s=0.0, clock=clock)
+    booked = await limiter.acquire(500)  # half the budget: the next would wait 0.5 s
     limiter.settle(booked, 100)  # the response used far less: most of that wait is given back
-    t0 = time.monotonic()
     await limiter.acquire(100)
-    assert time.monotonic() - t0 < 0.2
+    assert clock() == pytest.approx(0.1)  # the 100 tokens used, not the 500 booked
 
 
 async def test_without_limits_nothing_waits() -> None:

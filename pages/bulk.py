@@ -70,12 +70,6 @@ class Settings:
         return exc
 
 
-@st.cache_resource
-def _jobs() -> dict[str, BulkJob]:
-    """Bulk jobs of this app process by folder: a reloaded page finds its running job here."""
-    return {}
-
-
 def _settings(caps: RunCaps | None) -> Settings:
     keep: dict[str, Any] = {"persist_state": "session"}
     slots: dict[str, DeltaGenerator] = {}
@@ -200,11 +194,11 @@ def _downloads(bulk: BulkDir) -> None:
 
 def _start(bulk: BulkDir, near: DeltaGenerator) -> None:
     choice = state.backend()
-    config = choice.ready(near)
+    config = choice.ready(near) if state.room(near) else None
     if config is None:
         return
     with action(near):
-        _jobs()[str(bulk.path)] = start_bulk(bulk, config, max_cost=choice.max_cost)
+        state.bulk_jobs()[str(bulk.path)] = start_bulk(bulk, config, max_cost=choice.max_cost)
         st.rerun()
 
 
@@ -214,7 +208,7 @@ def _cancel(job: BulkJob) -> None:
 
 
 def _bulk_view(bulk: BulkDir) -> None:
-    job = _jobs().get(str(bulk.path))
+    job = state.bulk_jobs().get(str(bulk.path))
     if job is not None and not job.done:
         st.button(
             "Cancelling…" if job.cancel_requested else "Cancel",
@@ -301,7 +295,7 @@ def _page() -> None:
     )
     near = st.empty()
     requests = [row.request for row in rows.valid] if rows is not None else []
-    if clicked and uploaded is not None and choice.within_cap(requests, near):
+    if clicked and uploaded is not None and choice.within_cap(requests, near) and state.room(near):
         config = choice.ready(near)
         if config is not None and rows is not None:
             with action(near):

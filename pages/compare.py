@@ -117,7 +117,7 @@ def _allowed(request: ScriptRequest, plan: list[planning.PlanEntry]) -> bool:
 
             if not choice.within_caps(lane, show):
                 return False
-        return choice.within_cap(lanes, near_button)
+        return choice.within_cap(lanes, near_button) and state.room(near_button)
     return False
 
 

@@ -23,7 +23,7 @@ def _resume_button(run_dir: RunDir) -> None:
         with action(resume_slot):
             run_dir.ensure_exists()  # deleted on the Runs page (any tab) since it failed
             choice = state.backend()
-            if choice.may_resume(run_dir, resume_slot):
+            if choice.may_resume(run_dir, resume_slot) and state.room(resume_slot):
                 job = worker.start_resume(run_dir, choice.config, max_cost=choice.max_cost)
                 state.set_job("generate", job)
                 st.rerun()
@@ -89,6 +89,7 @@ if clicked:
         request is not None
         and choice.within_caps(request, form.show)
         and choice.within_cap(request, near_button)
+        and state.room(near_button)
     )
     config = choice.ready(near_button) if allowed else None
     if request is not None and config is not None:

@@ -80,7 +80,7 @@ if opened is not None:
         with action(action_slot):
             run_dir.ensure_exists()  # deleted from another tab since this page was drawn
             choice = state.backend()
-            if choice.may_resume(run_dir, action_slot):
+            if choice.may_resume(run_dir, action_slot) and state.room(action_slot):
                 job = worker.start_resume(run_dir, choice.config, max_cost=choice.max_cost)
                 state.set_job("generate", job)
                 st.switch_page("pages/generate.py")

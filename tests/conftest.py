@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -50,6 +51,19 @@ class BusyMachine(SimulatedBackend):
     ) -> Generation[SceneDraft]:
         time.sleep(0.03)  # the machine's other work, not a wait for anything
         return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test() -> Iterator[None]:
+    """A dashboard test's jobs live in the app's process-wide registry (ui/state.py): one
+    left writing would count against a shared dashboard's jobs at once in the next test."""
+    yield
+    state = sys.modules.get("ui.state")
+    if state is None:  # no dashboard in this process yet
+        return
+    for job in state.live_jobs():
+        job.cancel()
+        job.wait(30)
 
 
 Serve = Callable[..., RunningServer]

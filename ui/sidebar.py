@@ -322,7 +322,8 @@ def _visitor(visitor: Workspace) -> None:
     if caps is not None:
         st.caption(
             f"Per run: at most {caps.max_duration_s:g} s of video, {caps.max_in_flight} calls "
-            f"in flight and ${caps.max_cost:.2f}."
+            f"in flight and ${caps.max_cost:.2f}; {caps.max_running} runs at once on this "
+            "dashboard, every visitor's together."
         )
 
 

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from storygen import RunStore
+from storygen.jobs.bulk import BulkJob
+from storygen.jobs.child import ChildJob
 from storygen.jobs.worker import Job
 from ui.workspace import Workspace
 
@@ -41,6 +44,37 @@ class Watched:
 def _watched() -> dict[str, Watched]:
     """Every job of this app process by "<page>:<id>": what a reloaded page attaches to."""
     return {}
+
+
+@st.cache_resource
+def bulk_jobs() -> dict[str, BulkJob]:
+    """Bulk jobs of this app process by folder: a reloaded Bulk page finds its running job
+    here (a folder lies in one workspace, which only its visitor can open)."""
+    return {}
+
+
+def live_jobs() -> list[ChildJob]:
+    """Jobs writing now in this app process, every visitor's."""
+    jobs: list[ChildJob] = [w.job for w in list(_watched().values())]
+    return [job for job in [*jobs, *list(bulk_jobs().values())] if not job.done]
+
+
+def running_jobs() -> int:
+    return len(live_jobs())
+
+
+def room(near_button: DeltaGenerator) -> bool:
+    """Whether a shared dashboard may start one more job: at most ``max_running`` at once,
+    all visitors together; else the button says so (nothing is lost: try again later)."""
+    caps = workspace().caps
+    if caps is None or (busy := running_jobs()) < caps.max_running:
+        return True
+    runs = "1 run is" if busy == 1 else f"{busy} runs are"
+    near_button.error(
+        f"This shared dashboard is busy: {runs} in progress, at most {caps.max_running} at "
+        "once. Try again when one has finished; nothing you typed is lost."
+    )
+    return False
 
 
 def workspace() -> Workspace:

@@ -1,9 +1,11 @@
 """What a shared deployment lets one run do: its video's length, its calls in flight and its
-cost. A visitor of a shared dashboard types the request; the person who deployed it pays.
+cost; and how many jobs may run at once. A visitor of a shared dashboard types the request;
+the person who deployed it pays.
 
-The caps are read from settings by name (``STORYGEN_MAX_DURATION_S``, ``STORYGEN_MAX_IN_FLIGHT``,
-``STORYGEN_MAX_COST``: the app looks in st.secrets, then the environment), each with a default
-that keeps a demo cheap, and each value checked like any other input.
+The caps are read from settings by name (``STORYGEN_MAX_DURATION_S``,
+``STORYGEN_MAX_IN_FLIGHT``, ``STORYGEN_MAX_COST``, ``STORYGEN_MAX_RUNNING``: the app looks in
+st.secrets, then the environment), each with a default that keeps a demo cheap, and each value
+checked like any other input.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ SETTINGS: dict[str, tuple[str, float, Bound]] = {
     "STORYGEN_MAX_DURATION_S": ("duration_s", 600.0, DURATION_S),
     "STORYGEN_MAX_IN_FLIGHT": ("concurrency", 10.0, CONCURRENCY),
     "STORYGEN_MAX_COST": ("max_cost", 1.0, Bound(0.01, 10_000)),
+    # not one run's: the jobs (a script, a comparison, a bulk run) running at once, all
+    # visitors together, so that the machine's cores and the deployer's bill stay bounded
+    "STORYGEN_MAX_RUNNING": ("running", 4.0, Bound(1, 100)),
 }
 
 
@@ -37,6 +42,7 @@ class RunCaps:
     max_duration_s: float = SETTINGS["STORYGEN_MAX_DURATION_S"][1]
     max_in_flight: int = int(SETTINGS["STORYGEN_MAX_IN_FLIGHT"][1])
     max_cost: float = SETTINGS["STORYGEN_MAX_COST"][1]
+    max_running: int = int(SETTINGS["STORYGEN_MAX_RUNNING"][1])
 
     @classmethod
     def from_settings(cls, get: Callable[[str], str | None]) -> RunCaps:
@@ -58,7 +64,7 @@ class RunCaps:
                     name,
                 )
             values.append(value)
-        return cls(values[0], int(values[1]), values[2])
+        return cls(values[0], int(values[1]), values[2], int(values[3]))
 
     def check(self, request: ScriptRequest) -> None:
         """Refuse a request over the caps, naming the field to change and its most."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _dashboard import APP, FAST, shared_mode, shown_after, texts
+from _dashboard import APP, FAST, poll, shared_mode, shown_after, texts, visit
 from conftest import Serve
 from streamlit.testing.v1 import AppTest
 
@@ -59,7 +59,10 @@ def test_more_calls_in_flight_than_the_cap_are_refused_next_to_the_batch_size(
     said = _said_after(at, "Batch size / window")
     assert said == "this shared dashboard allows at most 4 calls in flight per run (got 5)"
     assert "job_generate" not in at.session_state
-    assert "Per run: at most 600 s of video, 4 calls in flight and $1.00." in texts(at)
+    assert (
+        "Per run: at most 600 s of video, 4 calls in flight and $1.00; 4 runs at once on this "
+        "dashboard, every visitor's together." in texts(at)
+    )
 
 
 def test_a_comparison_lane_over_the_cap_is_named(shared: Path) -> None:
@@ -132,3 +135,29 @@ def test_a_misconfigured_cap_stops_the_dashboard_with_its_name(
         "from 1 to 100 (got 'lots')"
     ]
     assert not at.button  # nothing to run
+
+
+def test_a_busy_dashboard_starts_no_more_jobs_than_its_cap(
+    monkeypatch: pytest.MonkeyPatch, shared: Path
+) -> None:
+    monkeypatch.setenv("STORYGEN_MAX_RUNNING", "1")
+    a = visit(time_scale=1.0)  # 75 scenes of ~8 s one at a time: running for the whole test
+    a.number_input(key="gen_concurrency").set_value(1)
+    a.button[0].click().run()
+    job = a.session_state["job_generate"]
+    assert not job.done
+
+    b = visit()  # another visitor, another workspace: refused while A's run goes on
+    b.text_area(key="gen_idea").set_value("Two otters run a night ferry")
+    b.button[0].click().run()
+    assert not b.exception, b.exception
+    busy = "This shared dashboard is busy: 1 run is in progress, at most 1 at once."
+    assert any(e.value.startswith(busy) for e in b.error), [e.value for e in b.error]
+    assert "job_generate" not in b.session_state
+    assert b.text_area(key="gen_idea").value == "Two otters run a night ferry"  # kept
+
+    a.button(key="gen_cancel").click().run()
+    poll(a, lambda at: job.done)
+    b.button[0].click().run()  # room again
+    assert "job_generate" in b.session_state
+    poll(b, lambda at: at.session_state["job_generate"].done)

@@ -29,6 +29,7 @@ def test_unset_settings_get_the_defaults_and_set_ones_win() -> None:
         ("STORYGEN_MAX_DURATION_S", "9000", "from 8 to 7200"),
         ("STORYGEN_MAX_COST", "nan", "from 0.01 to 10000"),
         ("STORYGEN_MAX_COST", "-1", "from 0.01 to 10000"),
+        ("STORYGEN_MAX_RUNNING", "0", "from 1 to 100"),
     ],
 )
 def test_a_bad_setting_is_named_with_what_is_allowed(name: str, value: str, allowed: str) -> None:

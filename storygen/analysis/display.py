@@ -70,15 +70,34 @@ BUSY = 1.10
 
 def busy_note(summary: pd.DataFrame) -> str | None:
     """What to say when a comparison's runs took well over their ideal schedule: the
-    machine was busy, and its speedups are understated (every lane meets the same drawn
-    latencies, but not the same load). None when every measured run kept to its schedule
-    (an adaptive run has no ideal, so it says nothing either way)."""
+    machine was busy (every lane meets the same drawn latencies, but not the same load).
+    None when every measured run kept to its schedule (an adaptive run has no ideal, so it
+    says nothing either way).
+
+    Which way the speedups are off depends on which run the load slowed most: a lane's
+    shown speedup is its quiet one times r_baseline / r_lane, r being measured ÷ ideal (the
+    baseline: the measured sequential run, else the call times summed, which load does not
+    stretch: r = 1)."""
     ratios = summary["measured_over_ideal"].dropna()
     if ratios.empty or ratios.max() <= BUSY:
         return None
     worst = summary.loc[ratios.idxmax()]
-    return (
+    said = (
         f"This machine was busy: {worst['config']} took {ratios.max():.2f}x its ideal "
-        f"schedule (above {BUSY:.2f} is the machine, not the strategy), so the speedups "
-        "shown are understated. Run the comparison again when the machine is quiet."
+        f"schedule (above {BUSY:.2f} is the machine, not the strategy), so "
     )
+    measured = summary[summary["baseline"] == "measured"]
+    sequential = measured[measured["strategy"] == "sequential"]["measured_over_ideal"].dropna()
+    base = float(sequential.iloc[0]) if not sequential.empty else 1.0
+    lanes = summary[(summary["strategy"] != "sequential") & summary["measured_over_ideal"].notna()]
+    if lanes.empty:
+        said += "its times are longer than its strategy alone makes them."
+    else:
+        skew = base / lanes["measured_over_ideal"]
+        far = (skew - 1).abs().idxmax()
+        way = "overstated" if skew[far] > 1 else "understated"
+        said += (
+            f"the speedups shown are off by up to {abs(skew[far] - 1):.0%} "
+            f"({lanes.loc[far, 'config']}'s is {way})."
+        )
+    return f"{said} Run the comparison again when the machine is quiet."

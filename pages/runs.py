@@ -9,6 +9,7 @@ from storygen.analysis import frames, tables
 from storygen.core.labels import config_label
 from storygen.jobs import worker
 from storygen.store import RunInfo
+from storygen.store.run_store import WORKSPACES
 from ui import results, state
 from ui.actions import action, said
 from ui.shell import ensure_shell
@@ -29,7 +30,19 @@ def _forget(run_id: str) -> None:
 st.title("Runs")
 store = state.store()
 infos = store.list()
-st.caption(f"Every run is saved in `{store.root}`: newest first.")
+if state.workspace().shared:
+    st.caption("Your workspace's runs, newest first: nobody else's are listed here.")
+else:
+    st.caption(f"Every run is saved in `{store.root}`: newest first.")
+    if (shared := store.root / WORKSPACES).is_dir():  # a shared dashboard's, on this store
+        folders = sum(1 for p in shared.iterdir() if p.is_dir())
+        some = f"{folders} workspaces of a shared dashboard are"
+        if folders == 1:
+            some = "1 workspace of a shared dashboard is"
+        st.caption(
+            f"{some} in `{shared}` and not listed "
+            f"here: `STORYGEN_RUNS_DIR={shared}/<id> streamlit run app.py` opens one."
+        )
 gone = st.session_state.get("runs_open")
 if gone is not None and gone not in {i.run_id for i in infos}:  # deleted in another tab
     st.error(f"run {gone} no longer exists: it was deleted", icon=":material/error:")

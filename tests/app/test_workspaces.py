@@ -124,6 +124,13 @@ def test_a_local_single_user_sees_every_run_and_no_workspace(
     assert "ws" not in at.query_params
     assert at.dataframe[0].value["idea"].tolist() == [IDEA_B]
     assert not (runs / WORKSPACES).exists()
+    # a shared dashboard used this store too: its workspaces are pointed at, not listed
+    RunStore(runs).workspace("ann-0123456789").create(ScriptRequest(idea=IDEA_A, duration_s=16),
+                                                      {"kind": "simulated"})  # fmt: skip
+    at.run()
+    assert at.dataframe[0].value["idea"].tolist() == [IDEA_B]
+    shown = " ".join(c.value for c in at.caption)
+    assert f"1 workspace of a shared dashboard is in `{runs / WORKSPACES}`" in shown
 
 
 def test_signed_in_visitors_work_in_their_own_workspace(shared: Path) -> None:

@@ -22,7 +22,14 @@ from storygen.core.bounds import TIME_SCALE
 from storygen.core.models import ScriptRequest
 from storygen.core.pricing import is_simulated
 from storygen.core.run_caps import RunCaps
-from storygen.core.spend import Estimate, check_estimate, estimate, priced, unpriced
+from storygen.core.spend import (
+    Estimate,
+    check_estimate,
+    estimate,
+    in_app_words,
+    priced,
+    unpriced,
+)
 from ui.settings import secret, setting
 from ui.workspace import Workspace
 
@@ -113,7 +120,7 @@ class BackendChoice:
                 raise InvalidRequestError(f"{unpriced(model)}, or set the cap to 0", "max_cost")
             check_estimate(Estimate.total(estimates(model)), self.max_cost)
         except InvalidRequestError as exc:
-            said = InvalidRequestError(str(exc).replace("--max-cost", "the spend cap"), "max_cost")
+            said = InvalidRequestError(in_app_words(str(exc)), "max_cost")
             self.show(said)
             near_button.error(f"Spend cap (sidebar): {said}")
             return False

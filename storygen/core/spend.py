@@ -161,6 +161,14 @@ class SpendCap:
         )
 
 
+def in_app_words(message: str) -> str:
+    """A spend-cap message as the dashboard says it: its cap is the sidebar's spend cap
+    field, not the CLI's --max-cost flag."""
+    return message.replace("a higher --max-cost", "a higher spend cap").replace(
+        "--max-cost", "the spend cap"
+    )
+
+
 def check_estimate(est: Estimate, cap_usd: float | None) -> None:
     """Refuse, before any call, a run whose estimate is over the cap."""
     if cap_usd is None or est.usd is None or est.usd <= cap_usd:

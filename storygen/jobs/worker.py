@@ -23,7 +23,7 @@ from storygen.backends.factory import build_backend
 from storygen.core.errors import RunFailedError
 from storygen.core.labels import Baseline, request_label
 from storygen.core.models import Script, ScriptRequest
-from storygen.core.spend import SpendCap, SpendCapReached
+from storygen.core.spend import SpendCap, SpendCapReached, in_app_words
 from storygen.engine.events import Subscriber
 from storygen.jobs.child import Child, ChildJob
 from storygen.jobs.lane import Lane, Status
@@ -154,8 +154,7 @@ class _LanesChild(Child):
             lane = task.lane(lambda event: self.send(("event", i, event)), self._spend)
             script = await run_lane(lane)
         except SpendCapReached as exc:  # said as the app names the cap: the sidebar's field
-            said = str(exc).replace("a higher --max-cost", "a higher spend cap")
-            self.send(("capped", i, said.replace("--max-cost", "the spend cap")))
+            self.send(("capped", i, in_app_words(str(exc))))
         except RunFailedError as exc:
             self.send(("failed", i, str(exc), exc.scene_index))
         except Exception as exc:

@@ -272,13 +272,14 @@ def _page() -> None:
         help="Three example rows: fill in your ideas, leave cells empty for the defaults.",
     )
     choice = state.backend()
-    settings = _settings(choice.caps)
-    problem = settings.problem(choice.caps)
+    caps = state.workspace().caps
+    settings = _settings(caps)
+    problem = settings.problem(caps)
     rows: Rows | None = None
     if uploaded is not None:
         try:
             rows = parse_upload(uploaded.name, uploaded.getvalue(), settings.defaults)
-            rows = within_caps(rows, choice.caps)
+            rows = within_caps(rows, caps)
         except InvalidRequestError as exc:
             file_slot.error(str(exc))
     if rows is not None and problem is None:

@@ -108,15 +108,13 @@ def _allowed(request: ScriptRequest, plan: list[planning.PlanEntry]) -> bool:
     with action(plan_slot):
         lanes = planning.plan_requests(request, plan, measure)
         for lane in lanes:
-
-            def show(exc: InvalidRequestError, label: str = request_label(lane)) -> None:
-                if exc.field == "duration_s":
-                    form.show(exc)
-                else:  # a batch size or window of the plan
-                    plan_slot.error(f"{label}: {exc}")
-
-            if not choice.within_caps(lane, show):
-                return False
+            if (over := state.over_caps(lane)) is None:
+                continue
+            if over.field == "duration_s":
+                form.show(over)
+            else:  # a batch size or window of the plan
+                plan_slot.error(f"{request_label(lane)}: {over}")
+            return False
         return choice.within_cap(lanes, near_button) and state.room(near_button)
     return False
 

@@ -85,11 +85,11 @@ near_button = st.empty()
 if clicked:
     request = form.build()
     choice = state.backend()
+    if request is not None and (over := state.over_caps(request)) is not None:
+        form.show(over)  # next to the duration or the batch size
+        request = None
     allowed = (
-        request is not None
-        and choice.within_caps(request, form.show)
-        and choice.within_cap(request, near_button)
-        and state.room(near_button)
+        request is not None and choice.within_cap(request, near_button) and state.room(near_button)
     )
     config = choice.ready(near_button) if allowed else None
     if request is not None and config is not None:

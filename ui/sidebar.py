@@ -21,7 +21,6 @@ from storygen.backends.simulated import HANG_FACTOR
 from storygen.core.bounds import TIME_SCALE
 from storygen.core.models import ScriptRequest
 from storygen.core.pricing import is_simulated
-from storygen.core.run_caps import RunCaps
 from storygen.core.spend import (
     Estimate,
     check_estimate,
@@ -50,21 +49,6 @@ class BackendChoice:
     key_source: str | None = None
     slots: dict[str, DeltaGenerator] = field(default_factory=dict)
     max_cost: float | None = None  # the spend cap, USD; None: no cap
-    caps: RunCaps | None = None  # a shared deployment's: what one run may ask for
-
-    def within_caps(
-        self, request: ScriptRequest, show: Callable[[InvalidRequestError], None]
-    ) -> bool:
-        """Whether a shared deployment lets ``request`` run; if not, ``show`` says why next
-        to the field it names (its duration, its batch size or window)."""
-        if self.caps is None:
-            return True
-        try:
-            self.caps.check(request)
-        except InvalidRequestError as exc:
-            show(exc)
-            return False
-        return True
 
     def estimate_line(self, requests: ScriptRequest | Sequence[ScriptRequest]) -> str | None:
         """What the run (or runs, together) is expected to cost, on a priced model; None on
@@ -382,7 +366,7 @@ def backend_sidebar(visitor: Workspace | None = None) -> BackendChoice:
                 "or set OPENAI_API_KEY",
                 "api_keys",
             )
-        choice = BackendChoice(config, problem, source, slots, max_cost, visitor.caps)
+        choice = BackendChoice(config, problem, source, slots, max_cost)
         if problem is not None:
             choice.show(problem, warn=True)
     return choice

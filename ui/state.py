@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from storygen import RunStore
+from storygen import InvalidRequestError, RunStore, ScriptRequest
 from storygen.jobs.bulk import BulkJob
 from storygen.jobs.child import ChildJob
 from storygen.jobs.worker import Job
@@ -75,6 +75,19 @@ def room(near_button: DeltaGenerator) -> bool:
         "once. Try again when one has finished; nothing you typed is lost."
     )
     return False
+
+
+def over_caps(request: ScriptRequest) -> InvalidRequestError | None:
+    """What a shared deployment refuses in ``request``, naming the field to change; None
+    for a local user, or a request within the caps."""
+    caps = workspace().caps
+    if caps is None:
+        return None
+    try:
+        caps.check(request)
+    except InvalidRequestError as exc:
+        return exc
+    return None
 
 
 def workspace() -> Workspace:

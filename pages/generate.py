@@ -29,10 +29,9 @@ def _resume_button(run_dir: RunDir) -> None:
                 st.rerun()
 
 
-def _saved(run_id: str) -> None:
+def _saved(run_id: str, run_dir: RunDir | None) -> None:
     """The run the address names, from its files: this app is not writing it (a reload after
     a restart, or an address from elsewhere). Only ever one of this visitor's runs."""
-    run_dir = state.store().own(run_id)
     if run_dir is None:
         st.info(f"Run {run_id[:64]} is not among your runs: it was deleted, or is someone else's.")
         return
@@ -57,9 +56,11 @@ st.caption(
 )
 
 job = state.job("generate")  # the address's after a reload: its request fills the form
+watched = state.watched_id("generate")
+on_disk = state.store().own(watched) if job is None and watched else None
 if job is not None:
-    prefill("gen", job.lanes[0].request, state.watched_id("generate") or "")
-elif (watched := state.watched_id("generate")) and (on_disk := state.store().own(watched)):
+    prefill("gen", job.lanes[0].request, watched or "")
+elif watched and on_disk is not None:
     with action(st.empty()):  # deleted meanwhile: said below
         prefill("gen", on_disk.request(), watched)
 form = request_form("gen")
@@ -103,9 +104,9 @@ if clicked:
             )
             state.set_job("generate", job)
 
-if job is None and (watched := state.watched_id("generate")):
+if job is None and watched:
     st.divider()
-    _saved(watched)
+    _saved(watched, on_disk)
 elif job is not None:
     st.divider()
     lane = job.lanes[0]

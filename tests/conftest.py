@@ -13,6 +13,8 @@ from storygen.core.models import SceneDraft
 from storygen.sim import RunningServer, SimServerConfig
 
 FAST = 0.002  # a simulated call then takes ~16 ms
+PAID_KEY = "sk-test-0123456789abcdef"
+PRICED_MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
 
 
 @pytest.fixture
@@ -51,6 +53,16 @@ class BusyMachine(SimulatedBackend):
     ) -> Generation[SceneDraft]:
         time.sleep(0.03)  # the machine's other work, not a wait for anything
         return await super().write_scene(task, attempt=attempt, feedback=feedback, hedge=hedge)
+
+
+@pytest.fixture
+def paid_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """OPENAI_API_KEY set, and nothing else a real environment could bring in (a base URL,
+    a model, a key pool, a price table): what the spend-cap tests against serve-sim need."""
+    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", PAID_KEY)
+    return PAID_KEY
 
 
 @pytest.fixture(autouse=True)

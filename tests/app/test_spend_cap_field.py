@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from _dashboard import open_app, shown_after
-from conftest import Serve
+from conftest import PAID_KEY, PRICED_MODEL, Serve
 from streamlit.testing.v1 import AppTest
 
 from storygen import RunStore
@@ -17,17 +17,13 @@ from storygen.core.models import ScriptRequest
 from storygen.core.spend import estimate
 from storygen.jobs.worker import start_generate
 
-KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+KEY, MODEL = PAID_KEY, PRICED_MODEL
 CAP = "Spend cap (USD)"
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
-        monkeypatch.delenv(name, raising=False)
+def _env(monkeypatch: pytest.MonkeyPatch, paid_key: str) -> None:
     monkeypatch.delenv("STORYGEN_MAX_COST", raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
 
 
 def test_the_cap_defaults_to_storygen_max_cost(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Serve, fast_policy
+from conftest import PAID_KEY, PRICED_MODEL, Serve, fast_policy
 
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -20,16 +20,11 @@ from storygen.core.models import HedgeSettings, ScriptRequest
 from storygen.core.spend import SpendCap, estimate
 from storygen.store import RunStore
 
-KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+KEY, MODEL = PAID_KEY, PRICED_MODEL
 IDEAS = "idea,duration_s,strategy\nA robot paints,48,sequential\nA cat sails,24,sequential\n"
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("paid_key")
 
 
 def _bulk_cli(url: str, tmp_path: Path, *flags: str) -> int:

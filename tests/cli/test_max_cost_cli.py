@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Serve, fast_policy
+from conftest import PAID_KEY, PRICED_MODEL, Serve, fast_policy
 
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -21,16 +21,11 @@ from storygen.runner.runs import run_sync
 from storygen.sim import RunningServer
 from storygen.store import RunStore
 
-KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+KEY, MODEL = PAID_KEY, PRICED_MODEL
 IDEA = "A robot learns to paint"
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("paid_key")
 
 
 def generate(server: RunningServer, runs: Path, *flags: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import Serve, fast_policy
+from conftest import PAID_KEY, PRICED_MODEL, Serve, fast_policy
 
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
@@ -25,8 +25,7 @@ from storygen.policies.budget import Budget
 from storygen.runner.lanes import LaneRun, Lanes, run_lane
 from storygen.store import RunStore
 
-KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+KEY, MODEL = PAID_KEY, PRICED_MODEL
 RUNS, IN_FLIGHT = 12, 3
 REQUEST = ScriptRequest(idea="A robot paints", duration_s=24, strategy="sequential")  # 3 scenes
 
@@ -78,11 +77,7 @@ class Held(OpenAIBackend):
         )
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("paid_key")
 
 
 async def _write_all(lanes: list[LaneRun], backend: OpenAIBackend) -> list[str]:

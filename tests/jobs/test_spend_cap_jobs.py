@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Serve
+from conftest import PAID_KEY, PRICED_MODEL, Serve
 
 from storygen.backends.config import BackendConfig
 from storygen.bulk.rows import parse_rows
@@ -19,19 +19,14 @@ from storygen.jobs.worker import start_comparison, start_resume
 from storygen.runner.plan import PlanEntry
 from storygen.store import RunDir, RunStore
 
-KEY = "sk-test-0123456789abcdef"
-MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+KEY, MODEL = PAID_KEY, PRICED_MODEL
 REQUEST = ScriptRequest(idea="A robot paints", duration_s=48)  # 6 scenes
 # two lanes of one call at a time: at most two calls are in flight when the cap is spent
 PLAN: list[PlanEntry] = [("sequential", 1), ("batched", 1)]
 IDEAS = "idea,duration_s,strategy\nA robot paints,48,sequential\nA cat sails,24,sequential\n"
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "STORYGEN_MODEL", "STORYGEN_API_KEYS", "STORYGEN_PRICES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+pytestmark = pytest.mark.usefixtures("paid_key")
 
 
 def _config(url: str) -> BackendConfig:

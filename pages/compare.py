@@ -130,7 +130,7 @@ except InvalidRequestError:
     planned = None
 if planned:
     st.caption(planned)
-clicked = st.button("Run comparison", type="primary", disabled=state.running("compare"))
+clicked = st.button("Run comparison", type="primary", disabled=job is not None and not job.done)
 near_button = st.empty()
 if clicked:
     request = form.build()

@@ -81,7 +81,7 @@ except InvalidRequestError:
 if planned:
     st.caption(planned)
 
-clicked = st.button("Write the script", type="primary", disabled=state.running("generate"))
+clicked = st.button("Write the script", type="primary", disabled=job is not None and not job.done)
 near_button = st.empty()
 if clicked:
     request = form.build()

@@ -59,15 +59,11 @@ def live_jobs() -> list[ChildJob]:
     return [job for job in [*jobs, *list(bulk_jobs().values())] if not job.done]
 
 
-def running_jobs() -> int:
-    return len(live_jobs())
-
-
 def room(near_button: DeltaGenerator) -> bool:
     """Whether a shared dashboard may start one more job: at most ``max_running`` at once,
     all visitors together; else the button says so (nothing is lost: try again later)."""
     caps = workspace().caps
-    if caps is None or (busy := running_jobs()) < caps.max_running:
+    if caps is None or (busy := len(live_jobs())) < caps.max_running:
         return True
     runs = "1 run is" if busy == 1 else f"{busy} runs are"
     near_button.error(
@@ -158,11 +154,6 @@ def job(slot: JobSlot) -> Job | None:
         return None
     _keep(slot, kept_id, kept)
     return kept
-
-
-def running(slot: JobSlot) -> bool:
-    current = job(slot)
-    return current is not None and not current.done
 
 
 def backend() -> BackendChoice:

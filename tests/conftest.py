@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +17,43 @@ from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, Simulate
 from storygen.core.models import SceneDraft
 from storygen.sim import RunningServer, SimServerConfig
 
+ROOT = Path(__file__).resolve().parents[1]
 FAST = 0.002  # a simulated call then takes ~16 ms
 PAID_KEY = "sk-test-0123456789abcdef"
 PRICED_MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_sim_command(*flags: str) -> Iterator[str]:
+    """`python -m storygen serve-sim --port P FLAGS`, started as a user starts it: its URL
+    once /sim/stats answers; stopped afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storygen", "serve-sim", "--port", str(port), *flags],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # poll until it answers
+            try:
+                urllib.request.urlopen(f"{url}/sim/stats", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail(f"serve-sim did not start: {proc.communicate()[0]}")
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import free_port, serve_sim_command
 
 from storygen import InvalidRequestError
 from storygen.backends.config import BackendConfig, keys_from_env, openai_config_from_env
@@ -23,12 +22,6 @@ from storygen.sim import RunningServer, SimServerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-cli-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_environment_sources_and_flag_precedence() -> None:
@@ -103,26 +96,8 @@ def test_cost_estimate_uses_the_price_table(tmp_path: Path) -> None:
 
 @pytest.fixture
 def serve_sim_process() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storygen", "serve-sim", "--port", str(port), "--time-scale",
-         "0.002", "--api-key", KEY],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:  # poll until it answers
-        try:
-            urllib.request.urlopen(f"{url}/sim/stats", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"serve-sim did not start: {proc.communicate()[0]}")
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve_sim_command("--time-scale", "0.002", "--api-key", KEY) as url:
+        yield url
 
 
 def test_cli_generate_against_serve_sim_with_a_key_pool(

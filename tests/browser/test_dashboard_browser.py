@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = Path(os.environ.get("STORYGEN_SCREENSHOTS_DIR") or ROOT / ".pytest_cache" / "screenshots")
@@ -46,19 +46,13 @@ def browser(chromium: str, sync_playwright: Callable[[], Any]) -> Iterator[Any]:
         launched.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port, on a fresh run store; parametrized
     indirectly, its param is extra environment for the app (e.g. STORYGEN_SHARED)."""
-    port = _free_port()
+    port = free_port()
     work = tmp_path_factory.mktemp("dashboard")
     log = (work / "streamlit.log").open("wb")
     server = subprocess.Popen(

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import serve_sim_command
 
 from storygen import RunStore, SceneTask, ScriptRequest, SimulatedBackend
 from storygen.backends.config import BackendConfig
@@ -26,7 +24,6 @@ from storygen.core.errors import InvalidRequestError
 from storygen.runner.runs import backend_from_settings
 from storygen.sim import RunningServer, SimServerConfig
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-0123456789abcdef"
 REQUEST = ScriptRequest(idea="A lighthouse keeper finds a map to a drowned city", duration_s=600)
 
@@ -396,34 +393,9 @@ def test_serve_sim_refuses_a_bad_hang_or_capacity_in_one_line(
     assert capsys.readouterr().err == f"error: {said}\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_serve_sim_command_serves_with_the_hang_and_capacity_flags() -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storygen", "serve-sim", "--port", str(port), "--hang-rate",
-         "0.25", "--hang-factor", "40", "--capacity", "8"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # poll until it answers
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/sim/stats", timeout=1) as r:
-                    seen = json.loads(r.read())
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    proc.kill()
-                    pytest.fail(f"serve-sim did not start: {proc.communicate()[0]}")
-                time.sleep(0.05)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    flags = ["--hang-rate", "0.25", "--hang-factor", "40", "--capacity", "8"]
+    with serve_sim_command(*flags) as url, urllib.request.urlopen(f"{url}/sim/stats") as r:
+        seen = json.loads(r.read())
     assert (seen["hang_rate"], seen["hang_factor"], seen["capacity"]) == (0.25, 40.0, 8)
     assert seen["cancelled"] == 0 and seen["hedged"] == 0

@@ -23,6 +23,17 @@ PAID_KEY = "sk-test-0123456789abcdef"
 PRICED_MODEL = "gpt-4o-mini"  # priced, and served by serve-sim
 
 
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m storygen ARGS` as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "storygen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,28 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from storygen.cli.main import _parser, main
 from storygen.core import export
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = "0.002"
 INTERNAL = ("duration_s", "concurrency", "time_scale", "error_rate", "Value error")
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "storygen", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:

@@ -7,27 +7,16 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from storygen import Script
 from storygen.cli.main import main
 from storygen.cli.runs import summary
 
-ROOT = Path(__file__).resolve().parents[2]
 IDEA = "A fox opens a bakery"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "storygen", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def generate(tmp_path: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str], Path]:

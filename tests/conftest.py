@@ -10,10 +10,20 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from storygen import Generation, RetryPolicy, SceneTask, ScriptRequest, SimulatedBackend
+from storygen import (
+    Generation,
+    RetryPolicy,
+    RunStore,
+    SceneTask,
+    ScriptRequest,
+    SimulatedBackend,
+)
+from storygen.bulk.folder import BulkDir
+from storygen.bulk.rows import parse_rows
 from storygen.core.models import SceneDraft
 from storygen.sim import RunningServer, SimServerConfig
 
@@ -31,6 +41,24 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
+    )
+
+
+def bulk_folder(
+    tmp_path: Path, text: str, settings: dict[str, Any] | None = None, **options: object
+) -> BulkDir:
+    """A bulk folder of the CSV ``text`` in ``tmp_path/out``, its runs in ``tmp_path/runs``,
+    set up as `bulk` does: written live, JSON, on the fast simulated backend unless
+    ``settings`` (a backend's) and ``options`` say otherwise."""
+    rows = parse_rows(text, "csv")
+    return BulkDir.create(
+        tmp_path / "out",
+        source="ideas.csv",
+        valid=rows.valid,
+        rejected=rows.rejected,
+        store=RunStore(tmp_path / "runs"),
+        backend_settings=settings or SimulatedBackend(time_scale=FAST).settings(),
+        options={"via": "live", "format": "json", **options},
     )
 
 

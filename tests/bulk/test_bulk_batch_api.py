@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Serve
+from conftest import Serve, bulk_folder
 
 from storygen.backends.batch_api_client import BatchClient
 from storygen.backends.config import BackendConfig
@@ -29,11 +29,9 @@ from storygen.bulk.batch_api_plan import (
     plan_round,
 )
 from storygen.bulk.folder import BulkDir
-from storygen.bulk.rows import parse_rows
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import AdaptiveSettings, Outline, Scene, ScriptRequest
 from storygen.core.pricing import estimate_cost
-from storygen.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-batch-test-0123456789"
@@ -47,17 +45,7 @@ def _config(url: str) -> BackendConfig:
 
 
 def _bulk(tmp_path: Path, text: str, url: str) -> BulkDir:
-    rows = parse_rows(text, "csv")
-    backend = OpenAIBackend(_config(url))
-    return BulkDir.create(
-        tmp_path / "out",
-        source="ideas.csv",
-        valid=rows.valid,
-        rejected=rows.rejected,
-        store=RunStore(tmp_path / "runs"),
-        backend_settings=backend.settings(),
-        options={"via": "batch-api", "format": "json"},
-    )
+    return bulk_folder(tmp_path, text, OpenAIBackend(_config(url)).settings(), via="batch-api")
 
 
 def _rounds(bulk: BulkDir, url: str, **kw: Any) -> BatchRounds:

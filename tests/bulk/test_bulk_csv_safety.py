@@ -8,13 +8,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from conftest import FAST, fast_policy
+from conftest import FAST, bulk_folder, fast_policy
 
 from storygen import SimulatedBackend
 from storygen.bulk.folder import BulkDir, SummaryLine
 from storygen.bulk.live import run_bulk
-from storygen.bulk.rows import parse_rows
-from storygen.store import RunStore
 
 PAYLOAD = '=HYPERLINK("http://x","y")'
 
@@ -26,16 +24,7 @@ def _summary(bulk: BulkDir) -> list[dict[str, str]]:
 
 def _bulk(tmp_path: Path) -> BulkDir:
     text = 'idea,duration_s\n"=HYPERLINK(""http://x"",""y"")",16\n@SUM(1),9000\nA fox,16\n'
-    rows = parse_rows(text, "csv")
-    return BulkDir.create(
-        tmp_path / "out",
-        source="ideas.csv",
-        valid=rows.valid,
-        rejected=rows.rejected,
-        store=RunStore(tmp_path / "runs"),
-        backend_settings=SimulatedBackend(time_scale=FAST).settings(),
-        options={"via": "live", "format": "json"},
-    )
+    return bulk_folder(tmp_path, text)
 
 
 def test_summary_csv_neutralises_formula_ideas_and_keeps_numbers(tmp_path: Path) -> None:

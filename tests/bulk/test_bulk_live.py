@@ -13,29 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, Serve, fast_policy
+from conftest import FAST, Serve, bulk_folder, fast_policy
 
 from storygen import Script, SimulatedBackend
 from storygen.bulk.folder import SUMMARY_COLUMNS, BulkDir
 from storygen.bulk.live import BulkProgress, run_bulk
-from storygen.bulk.rows import parse_rows
 from storygen.core.export import from_json
-from storygen.store import RunDir, RunStore
+from storygen.store import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bulk(tmp_path: Path, text: str, **options: object) -> BulkDir:
-    rows = parse_rows(text, "csv")
-    return BulkDir.create(
-        tmp_path / "out",
-        source="ideas.csv",
-        valid=rows.valid,
-        rejected=rows.rejected,
-        store=RunStore(tmp_path / "runs"),
-        backend_settings=SimulatedBackend(time_scale=FAST).settings(),
-        options={"via": "live", "format": "json", **options},
-    )
 
 
 def _calls(bulk: BulkDir) -> list[tuple[float, float]]:
@@ -64,7 +50,7 @@ def test_the_budget_caps_calls_in_flight_across_every_script(tmp_path: Path) -> 
     text = "idea,duration_s,strategy,concurrency\n" + "".join(
         f"Idea {i},80,windowed,10\n" for i in range(6)
     )
-    bulk = _bulk(tmp_path, text)
+    bulk = bulk_folder(tmp_path, text)
     progress = BulkProgress()
     result = run_bulk(
         bulk,
@@ -85,13 +71,13 @@ def test_without_a_tight_budget_scripts_really_run_side_by_side(tmp_path: Path) 
     text = "idea,duration_s,strategy,concurrency\n" + "".join(
         f"Idea {i},80,windowed,10\n" for i in range(6)
     )
-    bulk = _bulk(tmp_path, text)
+    bulk = bulk_folder(tmp_path, text)
     run_bulk(bulk, SimulatedBackend(time_scale=FAST), max_in_flight=60, policy=fast_policy())
     assert _most_at_once(_calls(bulk)) > 10  # more than one script's window at once
 
 
 def test_a_failing_script_stops_alone_and_resume_finishes_it(tmp_path: Path) -> None:
-    bulk = _bulk(tmp_path, "idea,duration_s\nGood,40\nBroken,16\nAlso good,40\n")
+    bulk = bulk_folder(tmp_path, "idea,duration_s\nGood,40\nBroken,16\nAlso good,40\n")
     result = run_bulk(
         bulk,
         SimulatedBackend(time_scale=FAST, fail_scenes=[3]),
@@ -228,7 +214,7 @@ def test_over_http_every_script_shares_one_key_pool(tmp_path: Path, serve: Serve
     text = "idea,duration_s,strategy,concurrency\n" + "".join(
         f"Idea {i},40,windowed,5\n" for i in range(5)
     )
-    bulk = _bulk(tmp_path, text)
+    bulk = bulk_folder(tmp_path, text)
     result = run_bulk(bulk, OpenAIBackend(config), max_in_flight=20, policy=fast_policy())
     assert [line.status for line in result.lines] == ["finished"] * 5
     seen = server.state.max_in_flight_by_key
@@ -243,7 +229,7 @@ def test_a_manifest_from_an_older_version_reads_and_is_saved_back_unchanged(
 ) -> None:
     """A folder written before a setting existed: the setting takes its one default, and a
     save (as the Batch API does on every job) neither adds keys nor reorders them."""
-    bulk = _bulk(tmp_path, "idea,duration_s\nA fox,16\n")
+    bulk = bulk_folder(tmp_path, "idea,duration_s\nA fox,16\n")
     older = json.loads((bulk.path / "manifest.json").read_text(encoding="utf-8"))
     for key in ("format", "max_in_flight", "attempts", "price_as", "batches"):
         older.pop(key, None)
@@ -268,7 +254,7 @@ def test_the_summary_counts_each_finished_scripts_continuity_findings(
     """summary.csv's last column: a finished script's findings; blank until it is finished.
     A page polls the summary, so a finished script is read once, not on every poll."""
     text = "idea,duration_s,strategy,concurrency\nA heist,80,batched,10\nA fox,40,batched,5\n"
-    bulk = _bulk(tmp_path, text)
+    bulk = bulk_folder(tmp_path, text)
     failed = run_bulk(bulk, SimulatedBackend(time_scale=FAST, fail_scenes=[5]), max_in_flight=8)
     assert [(line.status, line.findings) for line in failed.lines] == [("failed", None)] * 2
     run_bulk(bulk, SimulatedBackend(time_scale=FAST), max_in_flight=8)  # resumes both

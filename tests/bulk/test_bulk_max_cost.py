@@ -8,17 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PAID_KEY, PRICED_MODEL, Serve, fast_policy
+from conftest import PAID_KEY, PRICED_MODEL, Serve, bulk_folder, fast_policy
 
 from storygen.backends.config import BackendConfig
 from storygen.backends.openai_compat import OpenAIBackend
-from storygen.bulk.folder import BulkDir
 from storygen.bulk.live import run_bulk
-from storygen.bulk.rows import parse_rows
 from storygen.cli.main import main
 from storygen.core.models import HedgeSettings, ScriptRequest
 from storygen.core.spend import SpendCap, estimate
-from storygen.store import RunStore
 
 KEY, MODEL = PAID_KEY, PRICED_MODEL
 IDEAS = "idea,duration_s,strategy\nA robot paints,48,sequential\nA cat sails,24,sequential\n"
@@ -79,16 +76,8 @@ def test_one_cap_across_rows_stops_them_and_bulk_resume_with_a_higher_cap_finish
     config = BackendConfig.build_config(
         kind="openai", base_url=server.url, model=MODEL, api_keys=[KEY]
     )
-    rows = parse_rows(IDEAS, "csv")
-    bulk = BulkDir.create(
-        tmp_path / "out",
-        source="ideas.csv",
-        valid=rows.valid,
-        rejected=rows.rejected,
-        store=RunStore(tmp_path / "runs"),
-        backend_settings=OpenAIBackend(config).settings(),
-        options={"via": "live", "format": "json", "max_in_flight": 1, "scripts_at_once": 1},
-    )
+    settings = OpenAIBackend(config).settings()
+    bulk = bulk_folder(tmp_path, IDEAS, settings, max_in_flight=1, scripts_at_once=1)
     cap = SpendCap(0.0004, MODEL)  # a scene costs about $0.0002 here: two or three scenes
     result = run_bulk(
         bulk, OpenAIBackend(config), max_in_flight=1, scripts_at_once=1, policy=fast_policy(),

@@ -6,16 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAST, fast_policy
+from conftest import FAST, bulk_folder, fast_policy
 
 from storygen import SimulatedBackend
 from storygen.bulk.batch_api_plan import PIPELINED_REFUSAL, check_batchable
-from storygen.bulk.folder import BulkDir
 from storygen.bulk.live import run_bulk
 from storygen.bulk.rows import parse_rows
 from storygen.core.errors import InvalidRequestError
 from storygen.core.models import ScriptRequest
-from storygen.store import RunStore
 
 ROWS = "idea,duration_s,strategy,concurrency\nA fox bakes,40,pipelined,3\nA moth sings,24,,\n"
 
@@ -28,16 +26,7 @@ def test_a_row_may_ask_for_pipelined_beside_rows_of_the_default() -> None:
 
 
 def test_pipelined_rows_are_written_live_with_their_summaries_streamed(tmp_path: Path) -> None:
-    rows = parse_rows(ROWS, "csv")
-    bulk = BulkDir.create(
-        tmp_path / "out",
-        source="ideas.csv",
-        valid=rows.valid,
-        rejected=rows.rejected,
-        store=RunStore(tmp_path / "runs"),
-        backend_settings=SimulatedBackend(time_scale=FAST).settings(),
-        options={"via": "live", "format": "json"},
-    )
+    bulk = bulk_folder(tmp_path, ROWS)
     result = run_bulk(
         bulk, SimulatedBackend(time_scale=FAST), max_in_flight=4, policy=fast_policy()
     )
